@@ -1,0 +1,39 @@
+# One place for the commands a developer, the README and CI run.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: setup test lint typecheck check up clean
+
+# Python deps from the lock file, the package in editable mode, the pinned Claude CLI.
+setup: $(VENV)/.installed node_modules/.bin/claude
+
+$(VENV)/.installed: requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==0.13.9
+	$(BIN)/uv pip sync --quiet --python $(BIN)/python requirements.lock
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	touch $@
+
+node_modules/.bin/claude: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	node_modules/.bin/claude --version
+	touch $@
+
+lint: setup
+	$(BIN)/ruff check app tests bench
+	$(BIN)/ruff format --check app tests bench
+
+typecheck: setup
+	$(BIN)/mypy
+
+# The whole suite: lint, types, unit and integration tests (real Redis, real Claude CLI).
+test: setup lint typecheck
+	$(BIN)/pytest
+
+# A local fleet: embedded Redis unless REDIS_URL is set, workers, health endpoints.
+up: setup
+	$(BIN)/claude-workers up
+
+clean:
+	rm -rf $(VENV) node_modules .mypy_cache .pytest_cache .ruff_cache

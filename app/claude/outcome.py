@@ -1,0 +1,52 @@
+"""One run's outcome as the public JSON object and exit code (``claude-workers run --json``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.claude.request import ClaudeResult
+from app.errors import ClaudeError, UsageLimitReached
+
+#: the state words, in the order documented in docs/cli.md, with their exit codes
+EXIT_CODES: dict[str, int] = {
+    "ready": 0,
+    "error": 1,
+    "auth_required": 10,
+    "quota_exceeded": 11,
+    "rate_limited": 12,
+    "overloaded": 13,
+    "billing_required": 14,
+}
+
+
+def outcome(result: ClaudeResult | None = None, error: ClaudeError | None = None) -> dict[str, Any]:
+    if result is not None:
+        return {
+            "state": "ready",
+            "resets_at": None,
+            "limit_type": None,
+            "result": result.text,
+            "error": None,
+            "cost_usd": result.cost_usd,
+            "session_id": result.session_id,
+            "engine": result.engine,
+            "model": result.model,
+            "num_turns": result.num_turns,
+            "duration_ms": result.duration_ms,
+            "usage": result.usage,
+            "structured_output": result.structured_output,
+        }
+    assert error is not None
+    return {
+        "state": error.state,
+        "resets_at": error.resets_at if isinstance(error, UsageLimitReached) else None,
+        "limit_type": error.limit_type if isinstance(error, UsageLimitReached) else None,
+        "result": None,
+        "error": error.to_dict(),
+        "cost_usd": None,
+        "session_id": None,
+    }
+
+
+def exit_code(state: str) -> int:
+    return EXIT_CODES.get(state, 1)

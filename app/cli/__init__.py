@@ -1,0 +1,40 @@
+"""The ``claude-workers`` command line. Commands live in one module each; logic lives elsewhere."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from app import __version__
+from app.cli.run import run_command
+from app.errors import ClaudeWorkersError
+from app.logs import configure_logging
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "-V", "--version", prog_name="claude-workers")
+@click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
+def cli(verbose: bool) -> None:
+    """Run Claude jobs on a fleet of workers that share one Claude login."""
+    configure_logging(verbose)
+
+
+cli.add_command(run_command)
+
+
+def main() -> None:
+    """Entry point: user-facing errors print their text and hint, never a traceback."""
+    try:
+        cli(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except ClaudeWorkersError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)

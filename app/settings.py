@@ -1,0 +1,106 @@
+"""One typed settings object, read from the environment (and an optional ``.env``).
+
+Every field is documented in ``docs/configuration.md`` and ``.env.example``; the env name
+of a field is its name in upper case.
+"""
+
+from __future__ import annotations
+
+import shutil
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app.errors import ConfigError
+
+#: where ``npm ci`` at the project root puts the pinned CLI
+PINNED_CLAUDE_BIN = Path(__file__).resolve().parent.parent / "node_modules" / ".bin" / "claude"
+
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+
+    # --- where things are ---------------------------------------------------------
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis for the queue and the fleet state. Unset: workers use "
+        f"{DEFAULT_REDIS_URL}; `claude-workers up` starts an embedded server.",
+    )
+    claude_config_dir: Path = Field(
+        default=Path("~/.config/claude"),
+        description="The Claude config dir every worker shares (the compose volume).",
+    )
+    claude_bin: str | None = Field(default=None, description="The Claude Code CLI. Default: the pinned one, else PATH.")
+    claude_workers_prefix: str = Field(
+        default="claude-workers",
+        pattern=r"^[A-Za-z0-9_.-]{1,64}$",
+        description="Redis key prefix and queue name: one per deployment sharing a Redis.",
+    )
+
+    # --- how Claude is called -----------------------------------------------------
+    claude_auth_mode: Literal["auto", "subscription", "api_key"] = "auto"
+    claude_cli_max_retries: int = Field(default=2, ge=0, le=15)
+    claude_job_timeout: float = Field(default=900.0, gt=0, le=7 * 24 * 3600)
+    claude_api_timeout_ms: int | None = Field(default=None, gt=0)
+    claude_model: str | None = None
+    claude_api_max_tokens: int = Field(default=4096, gt=0)
+    anthropic_base_url: str | None = None
+
+    # --- credentials the worker's own environment may carry -----------------------
+    anthropic_api_key: SecretStr | None = None
+    claude_code_oauth_token: SecretStr | None = None
+    anthropic_auth_token: SecretStr | None = None
+
+    @property
+    def config_dir(self) -> Path:
+        return self.claude_config_dir.expanduser()
+
+    @property
+    def effective_redis_url(self) -> str:
+        return self.redis_url or DEFAULT_REDIS_URL
+
+    def resolve_claude_bin(self) -> str:
+        """The CLI to run: CLAUDE_BIN, else the pinned install, else ``claude`` on PATH."""
+        if self.claude_bin:
+            found = shutil.which(self.claude_bin)
+            if found:
+                return found
+            raise ConfigError(
+                f"CLAUDE_BIN={self.claude_bin!r} is not an executable.",
+                hint="Point CLAUDE_BIN at the Claude Code CLI, or unset it to use the pinned one (run: npm ci).",
+            )
+        if PINNED_CLAUDE_BIN.exists():
+            return str(PINNED_CLAUDE_BIN)
+        found = shutil.which("claude")
+        if found:
+            return found
+        raise ConfigError(
+            "The Claude Code CLI was not found.",
+            hint="Install the pinned version with `npm ci` in the project root, or set CLAUDE_BIN.",
+        )
+
+
+def load_settings() -> Settings:
+    """Read settings now, turning validation errors into a ConfigError that names the variable."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            name = str(err["loc"][0]).upper() if err["loc"] else "?"
+            problems.append(f"{name}: {err['msg']}")
+        raise ConfigError(
+            "Invalid configuration: " + "; ".join(problems),
+            hint="Fix these environment variables (see docs/configuration.md).",
+        ) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return load_settings()

@@ -1,0 +1,385 @@
+"""A fake Anthropic Messages API for tests and benchmarks.
+
+It answers ``POST /v1/messages`` with the real shapes the Claude Code CLI and the
+Anthropic SDK see (see ``shared/claude-cli-facts.md``): a streamed (SSE) or plain
+success, 401, 403, the subscription usage limit (429 with the
+``anthropic-ratelimit-unified-*`` headers), a plain 429 rate limit with
+``retry-after``, 529, 500, 400 "credit balance too low", 400 invalid request, a
+tool-use turn, and a hang. Every request is recorded.
+
+In-process use::
+
+    with FakeAnthropicAPI() as fake:
+        fake.always(Reply.usage_limit(resets_at=time.time() + 15))
+        ...  # point ANTHROPIC_BASE_URL at fake.url
+
+Out of process (benchmarks, demos)::
+
+    python -m tests.fakes.anthropic_api --port 8765
+    curl -X POST localhost:8765/_fake/reply -d '{"kind": "usage_limit", "resets_in": 15}'
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import threading
+import time
+import uuid
+from collections import deque
+from dataclasses import asdict, dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+MODEL = "claude-opus-5-5"
+HANG_LIMIT_S = 600.0
+
+
+@dataclass
+class Reply:
+    """What the fake answers to one ``POST /v1/messages``."""
+
+    kind: str = "success"
+    text: str = "OK"
+    resets_at: int | None = None
+    claim: str = "five_hour"
+    retry_after: int | None = None
+    message: str | None = None
+    delay: float = 0.0
+    input_tokens: int = 11
+    output_tokens: int = 3
+
+    @classmethod
+    def success(cls, text: str = "OK", delay: float = 0.0) -> Reply:
+        return cls("success", text=text, delay=delay)
+
+    @classmethod
+    def usage_limit(cls, resets_at: float, claim: str = "five_hour") -> Reply:
+        return cls("usage_limit", resets_at=int(resets_at), claim=claim)
+
+    @classmethod
+    def rate_limit(cls, retry_after: int = 7) -> Reply:
+        return cls("rate_limit", retry_after=retry_after)
+
+    @classmethod
+    def of(cls, kind: str, **kw: Any) -> Reply:
+        return cls(kind, **kw)
+
+
+@dataclass
+class RecordedRequest:
+    method: str
+    path: str
+    headers: dict[str, str]  # names in lower case
+    body: dict[str, Any] | None
+    at: float = field(default_factory=time.time)
+
+    def user_text(self) -> str:
+        """All text the request carries in its messages, joined (to find the prompt)."""
+        parts: list[str] = []
+        for message in (self.body or {}).get("messages", []):
+            content = message.get("content")
+            if isinstance(content, str):
+                parts.append(content)
+            elif isinstance(content, list):
+                parts.extend(str(b.get("text", "")) for b in content if isinstance(b, dict))
+        return "\n".join(parts)
+
+
+def _error_body(kind: str, message: str) -> dict[str, Any]:
+    return {
+        "type": "error",
+        "error": {"type": kind, "message": message},
+        "request_id": f"req_fake_{uuid.uuid4().hex[:12]}",
+    }
+
+
+# status, error type, default message, extra headers
+_ERRORS: dict[str, tuple[int, str, str, dict[str, str]]] = {
+    "auth": (401, "authentication_error", "invalid x-api-key", {}),
+    "oauth_expired": (
+        401,
+        "authentication_error",
+        "OAuth token has expired. Please obtain a new token or refresh your existing token.",
+        {},
+    ),
+    "forbidden": (
+        403,
+        "permission_error",
+        "Your API key does not have permission to use the specified resource.",
+        {},
+    ),
+    "overloaded": (529, "overloaded_error", "Overloaded", {}),
+    "server_error": (500, "api_error", "Internal server error", {}),
+    "credit_low": (
+        400,
+        "invalid_request_error",
+        "Your credit balance is too low to access the Anthropic API. "
+        "Please go to Plans & Billing to upgrade or purchase credits.",
+        {},
+    ),
+    "invalid_request": (400, "invalid_request_error", "messages.0.content: field required (fake)", {}),
+}
+
+
+class FakeAnthropicAPI:
+    """A threaded HTTP server on 127.0.0.1 playing the Anthropic API."""
+
+    def __init__(self, port: int = 0) -> None:
+        self.requests: list[RecordedRequest] = []
+        self._lock = threading.Lock()
+        self._default = Reply.success()
+        self._queue: deque[Reply] = deque()
+        self._stopping = threading.Event()
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), _make_handler(self))
+        self._server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    # -- control -------------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def always(self, reply: Reply) -> None:
+        """Answer every following request with ``reply`` (clears queued one-shots)."""
+        with self._lock:
+            self._default = reply
+            self._queue.clear()
+
+    def then(self, *replies: Reply) -> None:
+        """Answer the next requests with ``replies``, in order, then the default again."""
+        with self._lock:
+            self._queue.extend(replies)
+
+    def message_requests(self) -> list[RecordedRequest]:
+        with self._lock:
+            return [r for r in self.requests if r.path.startswith("/v1/messages")]
+
+    def reset(self) -> None:
+        with self._lock:
+            self.requests.clear()
+            self._queue.clear()
+            self._default = Reply.success()
+
+    def _next_reply(self) -> Reply:
+        with self._lock:
+            return self._queue.popleft() if self._queue else self._default
+
+    def _record(self, request: RecordedRequest) -> None:
+        with self._lock:
+            self.requests.append(request)
+
+    # -- lifecycle -----------------------------------------------------------------
+    def start(self) -> FakeAnthropicAPI:
+        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-anthropic", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> FakeAnthropicAPI:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _make_handler(fake: FakeAnthropicAPI) -> type[BaseHTTPRequestHandler]:  # noqa: C901 - one handler, every reply kind
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+        def _headers(self) -> dict[str, str]:
+            return {k.lower(): v for k, v in self.headers.items()}
+
+        def _body(self) -> dict[str, Any] | None:
+            length = int(self.headers.get("content-length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            try:
+                parsed = json.loads(raw) if raw else None
+            except ValueError:
+                return None
+            return parsed if isinstance(parsed, dict) else None
+
+        def _send_json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
+            data = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(data)))
+            self.send_header("request-id", f"req_fake_{uuid.uuid4().hex[:12]}")
+            for key, value in (headers or {}).items():
+                self.send_header(key, value)
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_HEAD(self) -> None:
+            self.send_response(200)
+            self.send_header("content-length", "0")
+            self.end_headers()
+
+        def do_GET(self) -> None:
+            fake._record(RecordedRequest("GET", self.path, self._headers(), None))
+            if self.path == "/_fake/requests":
+                self._send_json(200, {"messages": len(fake.message_requests())})
+                return
+            self._send_json(404, _error_body("not_found_error", "Not found"))
+
+        def do_POST(self) -> None:
+            body = self._body()
+            if self.path == "/_fake/reply":
+                payload = dict(body or {})
+                if "resets_in" in payload:
+                    payload["resets_at"] = int(time.time() + float(payload.pop("resets_in")))
+                fake.always(Reply(**payload))
+                self._send_json(200, {"ok": True})
+                return
+            fake._record(RecordedRequest("POST", self.path, self._headers(), body))
+            if not self.path.startswith("/v1/messages"):
+                self._send_json(404, _error_body("not_found_error", "Not found"))
+                return
+            reply = fake._next_reply()
+            if reply.delay:
+                time.sleep(reply.delay)
+            self._answer(reply, body or {})
+
+        def _answer(self, reply: Reply, body: dict[str, Any]) -> None:
+            if reply.kind == "hang":
+                fake._stopping.wait(HANG_LIMIT_S)
+                return
+            if reply.kind in ("success", "tool_use"):
+                self._success(reply, body)
+                return
+            if reply.kind == "usage_limit":
+                reset = reply.resets_at or int(time.time() + 3600)
+                short = {"five_hour": "5h", "seven_day": "7d"}.get(reply.claim, "5h")
+                headers = {
+                    "anthropic-ratelimit-unified-status": "rejected",
+                    "anthropic-ratelimit-unified-reset": str(reset),
+                    "anthropic-ratelimit-unified-representative-claim": reply.claim,
+                    f"anthropic-ratelimit-unified-{short}-status": "rejected",
+                    f"anthropic-ratelimit-unified-{short}-reset": str(reset),
+                    f"anthropic-ratelimit-unified-{short}-utilization": "1.0",
+                    "anthropic-ratelimit-unified-overage-status": "rejected",
+                    "anthropic-ratelimit-unified-overage-disabled-reason": "org_level_disabled",
+                }
+                message = "This request would exceed your account's rate limit. Please try again later."
+                self._send_json(429, _error_body("rate_limit_error", message), headers)
+                return
+            if reply.kind == "rate_limit":
+                headers = {"retry-after": str(reply.retry_after or 7)}
+                message = "This request would exceed the rate limit for your organization of 50 requests per minute."
+                self._send_json(429, _error_body("rate_limit_error", reply.message or message), headers)
+                return
+            status, err_type, message, headers = _ERRORS[reply.kind]
+            self._send_json(status, _error_body(err_type, reply.message or message), headers)
+
+        def _success(self, reply: Reply, body: dict[str, Any]) -> None:
+            model = str(body.get("model") or MODEL)
+            usage = {
+                "input_tokens": reply.input_tokens,
+                "output_tokens": reply.output_tokens,
+                "cache_creation_input_tokens": 0,
+                "cache_read_input_tokens": 0,
+            }
+            if reply.kind == "tool_use":
+                block: dict[str, Any] = {
+                    "type": "tool_use",
+                    "id": f"toolu_{uuid.uuid4().hex[:20]}",
+                    "name": "Read",
+                    "input": {"file_path": "/nonexistent/claude-workers-fake"},
+                }
+                stop_reason = "tool_use"
+            else:
+                block = {"type": "text", "text": reply.text}
+                stop_reason = "end_turn"
+            message = {
+                "id": f"msg_fake_{uuid.uuid4().hex[:16]}",
+                "type": "message",
+                "role": "assistant",
+                "model": model,
+                "content": [block],
+                "stop_reason": stop_reason,
+                "stop_sequence": None,
+                "usage": usage,
+            }
+            if not body.get("stream"):
+                self._send_json(200, message)
+                return
+            self.send_response(200)
+            self.send_header("content-type", "text/event-stream")
+            self.send_header("cache-control", "no-cache")
+            self.send_header("connection", "close")
+            self.end_headers()
+            start = dict(message, content=[], stop_reason=None, usage=dict(usage, output_tokens=1))
+            events: list[tuple[str, dict[str, Any]]] = [("message_start", {"type": "message_start", "message": start})]
+            if block["type"] == "text":
+                events += [
+                    (
+                        "content_block_start",
+                        {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+                    ),
+                    (
+                        "content_block_delta",
+                        {
+                            "type": "content_block_delta",
+                            "index": 0,
+                            "delta": {"type": "text_delta", "text": reply.text},
+                        },
+                    ),
+                ]
+            else:
+                events += [
+                    (
+                        "content_block_start",
+                        {"type": "content_block_start", "index": 0, "content_block": dict(block, input={})},
+                    ),
+                    (
+                        "content_block_delta",
+                        {
+                            "type": "content_block_delta",
+                            "index": 0,
+                            "delta": {"type": "input_json_delta", "partial_json": json.dumps(block["input"])},
+                        },
+                    ),
+                ]
+            events += [
+                ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+                (
+                    "message_delta",
+                    {
+                        "type": "message_delta",
+                        "delta": {"stop_reason": stop_reason, "stop_sequence": None},
+                        "usage": {"output_tokens": reply.output_tokens},
+                    },
+                ),
+                ("message_stop", {"type": "message_stop"}),
+            ]
+            for name, data in events:
+                self.wfile.write(f"event: {name}\ndata: {json.dumps(data)}\n\n".encode())
+            self.wfile.flush()
+            self.close_connection = True
+
+    return Handler
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Run the fake Anthropic API (tests and benchmarks only).")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--reply", default="success", help="initial reply kind")
+    args = parser.parse_args()
+    fake = FakeAnthropicAPI(port=args.port)
+    fake.always(Reply(kind=args.reply))
+    print(json.dumps({"url": fake.url, "reply": asdict(fake._default)}), flush=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        fake._server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
