@@ -5,6 +5,7 @@
     ClaudeWorkersError                 shown to the user: says what happened and what to do next
     ├── ConfigError                    bad settings, a missing binary, an unreadable file
     ├── RedisUnavailable               REDIS_URL does not answer
+    ├── JobFailed                      a queued job gave up: says why, how to fix, how to requeue
     └── ClaudeError                    one run of Claude did not succeed
         ├── FleetBlockingError         the account cannot work right now: closes the fleet gate
         │   ├── AuthRequired           no credential, rejected, expired, refresh failed
@@ -42,6 +43,7 @@ __all__ = [
     "ConfigError",
     "FleetBlockingError",
     "InvalidRequest",
+    "JobFailed",
     "MaxTurnsReached",
     "Overloaded",
     "PermanentJobError",
@@ -73,6 +75,10 @@ class ConfigError(ClaudeWorkersError):
 
 class RedisUnavailable(ClaudeWorkersError):
     """Redis at REDIS_URL did not answer."""
+
+
+class JobFailed(ClaudeWorkersError):
+    """A queued job stopped retrying. Its text is what ``jobs show`` and the failed registry show."""
 
 
 class ClaudeError(ClaudeWorkersError):

@@ -7,6 +7,7 @@ of a field is its name in upper case.
 from __future__ import annotations
 
 import shutil
+import tempfile
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -36,6 +37,10 @@ class Settings(BaseSettings):
         description="The Claude config dir every worker shares (the compose volume).",
     )
     claude_bin: str | None = Field(default=None, description="The Claude Code CLI. Default: the pinned one, else PATH.")
+    claude_workspace_root: Path = Field(
+        default=Path(tempfile.gettempdir()) / "claude-workers" / "workspaces",
+        description="Jobs run in directories under here; a job's workspace can never leave it.",
+    )
     claude_workers_prefix: str = Field(
         default="claude-workers",
         pattern=r"^[A-Za-z0-9_.-]{1,64}$",
@@ -51,6 +56,32 @@ class Settings(BaseSettings):
     claude_api_max_tokens: int = Field(default=4096, gt=0)
     anthropic_base_url: str | None = None
 
+    # --- the fleet gate: when to probe again, per state ------------------------------
+    claude_auth_retry_delay: float = Field(default=300.0, gt=0, description="Seconds between auth probes.")
+    claude_quota_retry_delay: float = Field(default=3600.0, gt=0, description="First quota step without a reset time.")
+    claude_quota_backoff_multiplier: float = Field(default=1.5, ge=1.0)
+    claude_quota_max_delay: float = Field(default=14400.0, gt=0)
+    claude_quota_reset_jitter: float = Field(default=2.0, ge=0, le=5, description="Max seconds after resets_at.")
+    claude_rate_limit_delay: float = Field(default=30.0, gt=0, description="First rate-limit step without retry-after.")
+    claude_overloaded_delay: float = Field(default=15.0, gt=0)
+    claude_short_backoff_max: float = Field(default=600.0, gt=0, description="Cap for rate-limit/overload steps.")
+    claude_gate_poll_interval: float = Field(default=0.5, gt=0, le=10)
+
+    # --- a job's own attempts -----------------------------------------------------
+    claude_auth_max_retries: int = Field(default=288, ge=1, description="Auth/billing failures before a job fails.")
+    claude_quota_max_retries: int = Field(default=12, ge=1)
+    claude_job_max_retries: int = Field(default=3, ge=0, description="Other errors (5xx, timeouts, 429, 529).")
+    claude_job_retry_delays: str = Field(default="10,60,300", pattern=r"^\s*\d+(\s*,\s*\d+)*\s*$")
+    claude_crash_max_retries: int = Field(default=5, ge=0, description="Re-runs after a worker or horse is killed.")
+    claude_result_ttl: int = Field(default=7 * 86400, ge=1)
+
+    # --- worker process -------------------------------------------------------------
+    claude_shutdown_grace: float = Field(default=600.0, ge=0, description="Seconds a SIGTERMed worker finishes a job.")
+    claude_worker_ttl: int = Field(default=35, ge=20)
+    claude_maintenance_interval: int = Field(default=15, ge=5)
+    claude_job_monitoring_interval: int = Field(default=10, ge=2)
+    claude_preload_api_engine: bool = Field(default=True, description="Import the Anthropic SDK at worker start.")
+
     # --- credentials the worker's own environment may carry -----------------------
     anthropic_api_key: SecretStr | None = None
     claude_code_oauth_token: SecretStr | None = None
@@ -59,6 +90,14 @@ class Settings(BaseSettings):
     @property
     def config_dir(self) -> Path:
         return self.claude_config_dir.expanduser()
+
+    @property
+    def workspace_root(self) -> Path:
+        return self.claude_workspace_root.expanduser()
+
+    @property
+    def job_retry_delays(self) -> list[int]:
+        return [int(v) for v in self.claude_job_retry_delays.split(",")]
 
     @property
     def effective_redis_url(self) -> str:

@@ -75,3 +75,11 @@ def cli_env(**extra: str) -> dict[str, str]:
 
 
 PYTHON = sys.executable
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """A database of the shared Redis that holds nothing but this suite's keys."""
+    from tests.fleet_harness import find_empty_db
+
+    return find_empty_db()

@@ -7,7 +7,9 @@ import sys
 import click
 
 from app import __version__
+from app.cli.jobs import jobs_group
 from app.cli.run import run_command
+from app.cli.worker import worker_command
 from app.errors import ClaudeWorkersError
 from app.logs import configure_logging
 
@@ -20,13 +22,14 @@ def cli(verbose: bool) -> None:
     configure_logging(verbose)
 
 
-cli.add_command(run_command)
+for command in (run_command, worker_command, jobs_group):
+    cli.add_command(command)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     """Entry point: user-facing errors print their text and hint, never a traceback."""
     try:
-        cli(standalone_mode=False)
+        cli(args=argv, standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(130)

@@ -49,14 +49,26 @@ class Reply:
     delay: float = 0.0
     input_tokens: int = 11
     output_tokens: int = 3
+    lift_at_reset: bool = False  # usage_limit: answer success once resets_at has passed
+    accept: str | None = None  # error kinds: answer success to a request carrying this credential
+
+    def effective(self, headers: dict[str, str]) -> Reply:
+        """The reply after the time- and credential-dependent rules above."""
+        if self.lift_at_reset and self.resets_at is not None and time.time() >= self.resets_at:
+            return Reply.success(self.text)
+        if self.accept is not None:
+            sent = headers.get("x-api-key", "") + " " + headers.get("authorization", "")
+            if self.accept in sent:
+                return Reply.success(self.text)
+        return self
 
     @classmethod
     def success(cls, text: str = "OK", delay: float = 0.0) -> Reply:
         return cls("success", text=text, delay=delay)
 
     @classmethod
-    def usage_limit(cls, resets_at: float, claim: str = "five_hour") -> Reply:
-        return cls("usage_limit", resets_at=int(resets_at), claim=claim)
+    def usage_limit(cls, resets_at: float, claim: str = "five_hour", lift_at_reset: bool = False) -> Reply:
+        return cls("usage_limit", resets_at=int(resets_at), claim=claim, lift_at_reset=lift_at_reset)
 
     @classmethod
     def rate_limit(cls, retry_after: int = 7) -> Reply:
@@ -237,6 +249,9 @@ def _make_handler(fake: FakeAnthropicAPI) -> type[BaseHTTPRequestHandler]:  # no
                 payload = dict(body or {})
                 if "resets_in" in payload:
                     payload["resets_at"] = int(time.time() + float(payload.pop("resets_in")))
+                if payload.get("lift_at_reset") and payload.get("resets_at"):
+                    # the CLI reports whole seconds; lift on the exact second it was told
+                    payload["resets_at"] = int(payload["resets_at"])
                 fake.always(Reply(**payload))
                 self._send_json(200, {"ok": True})
                 return
@@ -244,7 +259,7 @@ def _make_handler(fake: FakeAnthropicAPI) -> type[BaseHTTPRequestHandler]:  # no
             if not self.path.startswith("/v1/messages"):
                 self._send_json(404, _error_body("not_found_error", "Not found"))
                 return
-            reply = fake._next_reply()
+            reply = fake._next_reply().effective(self._headers())
             if reply.delay:
                 time.sleep(reply.delay)
             self._answer(reply, body or {})

@@ -1,5 +1,6 @@
 """The CLI engine's process handling, with a tiny stand-in for the ``claude`` executable."""
 
+import itertools
 import json
 import os
 import signal
@@ -22,8 +23,9 @@ STAND_IN = """#!{python}
 import json, os, subprocess, sys, time
 here = os.path.dirname(os.path.abspath(__file__))
 mode = open(os.path.join(here, "mode")).read().strip()
-record = {{"argv": sys.argv[1:], "stdin_is_devnull": os.path.samefile("/dev/stdin", os.devnull)
-          if os.path.exists("/dev/stdin") else None, "env": dict(os.environ), "pgid": os.getpgid(0), "pid": os.getpid()}}
+devnull = os.path.samefile("/dev/stdin", os.devnull) if os.path.exists("/dev/stdin") else None
+record = {{"argv": sys.argv[1:], "stdin_is_devnull": devnull, "env": dict(os.environ),
+          "pgid": os.getpgid(0), "pid": os.getpid()}}
 if mode == "hang":
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
     record["grandchild"] = child.pid
@@ -146,7 +148,7 @@ def test_argv_carries_every_job_option() -> None:
         json_schema={"type": "object"},
     )
     argv = build_argv("claude", request)
-    pairs = dict(zip(argv[1:-2:], argv[2:-2], strict=False))
+    pairs = dict(itertools.pairwise(argv[1:-2]))
     assert pairs["--model"] == "sonnet" and pairs["--max-turns"] == "3" and pairs["--max-budget-usd"] == "0.25"
     assert pairs["--allowedTools"] == "Read,Bash(git:*)" and pairs["--disallowedTools"] == "Write"
     assert pairs["--permission-mode"] == "plan" and pairs["--resume"] == "abc"

@@ -1,0 +1,69 @@
+"""``claude-workers jobs``: look at and act on single jobs."""
+
+from __future__ import annotations
+
+import json
+
+import click
+from redis import Redis
+
+from app.fleet.gate import Gate
+from app.fleet.keys import Keys
+from app.fleet.policy import Timing
+from app.fleet.state import FleetState
+from app.jobs import service
+from app.redis_conn import wait_for_redis
+from app.settings import Settings, get_settings
+
+
+@click.group("jobs")
+def jobs_group() -> None:
+    """Show, requeue and cancel jobs."""
+
+
+def _gate_state() -> tuple[Settings, Redis, FleetState]:
+    settings = get_settings()
+    conn = wait_for_redis(settings, timeout=5)
+    return settings, conn, Gate(conn, Keys(settings.claude_workers_prefix), Timing.from_settings(settings)).read()
+
+
+@jobs_group.command("show")
+@click.argument("job_id")
+@click.option("--json", "as_json", is_flag=True, help="Print the job object as JSON.")
+def show_command(job_id: str, as_json: bool) -> None:
+    """Show one job: status, attempts, result or error."""
+    _, conn, gate = _gate_state()
+    view = service.job_view(service.fetch(conn, job_id), gate)
+    if as_json:
+        click.echo(json.dumps(view, default=str))
+        return
+    click.echo(f"{view['id']}  {view['status']}")
+    for attempt in view["attempts"]:
+        probe = " (probe)" if attempt.get("probe") else ""
+        click.echo(f"  attempt {attempt['n']}: {attempt['outcome']}{probe} {attempt.get('message') or ''}".rstrip())
+    if view["result"]:
+        click.echo(view["result"].get("text", ""))
+    if view["error"]:
+        click.echo(view["error"])
+
+
+@jobs_group.command("requeue")
+@click.argument("job_id")
+@click.option("--json", "as_json", is_flag=True, help="Print the job object as JSON.")
+def requeue_command(job_id: str, as_json: bool) -> None:
+    """Put a failed job back on the queue with fresh retry budgets."""
+    settings, conn, gate = _gate_state()
+    job = service.requeue(conn, settings, job_id)
+    view = service.job_view(job, gate)
+    click.echo(json.dumps(view, default=str) if as_json else f"{job.id} requeued ({view['status']})")
+
+
+@jobs_group.command("cancel")
+@click.argument("job_id")
+@click.option("--json", "as_json", is_flag=True, help="Print the job object as JSON.")
+def cancel_command(job_id: str, as_json: bool) -> None:
+    """Cancel a job that has not started."""
+    _, conn, gate = _gate_state()
+    job = service.cancel(conn, job_id)
+    view = service.job_view(job, gate)
+    click.echo(json.dumps(view, default=str) if as_json else f"{job.id} canceled")

@@ -1,0 +1,85 @@
+"""A job's attempt history and retry budgets, kept in ``job.meta`` so they survive requeues.
+
+Delivery is at least once: a worker killed mid-job leaves an attempt without an end, and the
+re-run adds another. Both stay in the history, so a duplicate run is visible, never silent.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from rq.job import Job
+
+from app.settings import Settings
+
+#: which budget an outcome spends
+BUDGET_OF_STATE = {
+    "auth_required": "auth",
+    "billing_required": "auth",
+    "quota_exceeded": "quota",
+}
+MAX_KEPT_ATTEMPTS = 200
+
+
+def budget_of(state: str) -> str:
+    return BUDGET_OF_STATE.get(state, "job")
+
+
+def budget_limit(budget: str, settings: Settings) -> int:
+    return {
+        "auth": settings.claude_auth_max_retries,
+        "quota": settings.claude_quota_max_retries,
+        "job": settings.claude_job_max_retries + 1,  # the first attempt is not a retry
+    }[budget]
+
+
+def attempts(job: Job) -> list[dict[str, Any]]:
+    return list(job.meta.get("attempts", []))
+
+
+def start_attempt(job: Job, *, probe: bool) -> dict[str, Any]:
+    history = attempts(job)
+    attempt = {
+        "n": len(history) + 1,
+        "started_at": time.time(),
+        "ended_at": None,
+        "outcome": "running",
+        "probe": probe,
+        "worker": job.worker_name or os.environ.get("RQ_WORKER_ID"),
+        "message": None,
+    }
+    # an attempt still "running" here was cut off (worker killed): say so, keep it
+    for old in history:
+        if old.get("outcome") == "running":
+            old["outcome"] = "interrupted"
+    history.append(attempt)
+    job.meta["attempts"] = history[-MAX_KEPT_ATTEMPTS:]
+    job.save_meta()
+    return attempt
+
+
+def finish_attempt(job: Job, attempt: dict[str, Any], outcome: str, message: str | None = None) -> None:
+    attempt.update(ended_at=time.time(), outcome=outcome, message=(message or None) and message[:1000])
+    history = attempts(job)
+    for i, old in enumerate(history):
+        if old.get("n") == attempt["n"] and old.get("started_at") == attempt["started_at"]:
+            history[i] = attempt
+    if sum(1 for a in history if a.get("outcome") == "ok") > 1:
+        job.meta["duplicate_runs"] = True
+    job.meta["attempts"] = history
+    job.save_meta()
+
+
+def spend(job: Job, budget: str) -> int:
+    spent = dict(job.meta.get("spent", {}))
+    spent[budget] = int(spent.get(budget, 0)) + 1
+    job.meta["spent"] = spent
+    job.save_meta()
+    return int(spent[budget])
+
+
+def record_deferral(job: Job) -> None:
+    job.meta["deferrals"] = int(job.meta.get("deferrals", 0)) + 1
+    job.save_meta()

@@ -1,0 +1,33 @@
+"""Redis key names of one deployment. Everything of ours lives under the deployment prefix."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Keys:
+    prefix: str
+
+    @property
+    def queue(self) -> str:
+        """The RQ queue name (RQ adds its own ``rq:queue:`` prefix)."""
+        return self.prefix
+
+    @property
+    def fleet(self) -> str:
+        """Hash: the fleet state (see ``state.FleetState``)."""
+        return f"{self.prefix}:fleet"
+
+    @property
+    def probe_lock(self) -> str:
+        """String: the name of the worker running the current probe."""
+        return f"{self.prefix}:probe"
+
+    @property
+    def events(self) -> str:
+        """Pub/sub channel: gate changes and credential changes."""
+        return f"{self.prefix}:events"
+
+    def idempotency(self, key: str) -> str:
+        return f"{self.prefix}:idem:{key}"

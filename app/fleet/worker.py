@@ -1,0 +1,231 @@
+"""The RQ worker of the fleet, and the supervisor loop that keeps it running.
+
+On top of ``rq.Worker`` (3.0; see docs/architecture.md for why that release):
+
+* before every dequeue it waits while the fleet gate is closed, keeping its heartbeat and
+  RQ's maintenance (abandoned-job recovery, scheduler restarts) going;
+* when the gate's time comes it competes for the probe lock, and only the holder dequeues:
+  one job, one Claude call, for the whole fleet;
+* while auth is the problem it watches the credential files and probes at once when they
+  change;
+* executions heartbeat on a short TTL, so a job whose worker was SIGKILLed is back in the
+  queue within about a minute, not RQ's 13;
+* SIGTERM finishes the current job; a second SIGTERM, or ``CLAUDE_SHUTDOWN_GRACE`` running
+  out, kills it and puts it back at the front of the queue.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+from types import FrameType
+from typing import Any
+
+import redis
+from rq import Queue, Worker
+from rq.exceptions import StopRequested
+from rq.job import Job, JobStatus
+from rq.worker import WorkerStatus
+
+from app.claude.credentials import CLAUDE_LOGIN_FILE, STORED_CREDENTIAL_FILE
+from app.fleet.gate import Gate
+from app.fleet.job import final_failures_are_final
+from app.fleet.keys import Keys
+from app.fleet.policy import Timing
+from app.fleet.state import FleetState
+from app.redis_conn import wait_for_redis
+from app.settings import Settings
+
+log = logging.getLogger("app.worker")
+
+#: how long past its last heartbeat a running job counts as abandoned
+EXECUTION_GRACE_S = 20
+HEARTBEAT_WHILE_WAITING_S = 5.0
+
+
+def credential_signature(settings: Settings) -> tuple[tuple[str, int, int, int], ...]:
+    found = []
+    for name in (STORED_CREDENTIAL_FILE, CLAUDE_LOGIN_FILE):
+        try:
+            st = (settings.config_dir / name).stat()
+        except OSError:
+            continue
+        found.append((name, st.st_mtime_ns, st.st_size, st.st_ino))
+    return tuple(found)
+
+
+class ClaudeWorker(Worker):
+    def __init__(self, queues: list[Queue], *, settings: Settings, **kwargs: Any) -> None:
+        kwargs.setdefault("worker_ttl", settings.claude_worker_ttl)
+        kwargs.setdefault("maintenance_interval", settings.claude_maintenance_interval)
+        kwargs.setdefault("job_monitoring_interval", settings.claude_job_monitoring_interval)
+        kwargs.setdefault("exception_handlers", [final_failures_are_final])
+        super().__init__(queues, **kwargs)
+        self.settings = settings
+        self.gate = Gate(self.connection, Keys(settings.claude_workers_prefix), Timing.from_settings(settings))
+        self.probing = False
+        self._grace_timer: threading.Timer | None = None
+
+    # -- the gate ----------------------------------------------------------------------
+    def check_for_suspension(self, burst: bool) -> None:
+        super().check_for_suspension(burst)  # `rq suspend` still works
+        self.wait_for_gate(burst)
+
+    def wait_for_gate(self, burst: bool) -> None:
+        announced: FleetState | None = None
+        before_state = None
+        last_beat = time.monotonic()
+        signature = None
+        while not self._stop_requested:
+            try:
+                state = self.gate.read()
+                if state.is_open:
+                    break
+                if state.state in ("auth_required", "billing_required"):
+                    current = credential_signature(self.settings)
+                    if signature is None:
+                        signature = current
+                    elif current != signature:
+                        signature = current
+                        state = self.gate.credentials_changed()
+                if state.probe_due() and self.queues[0].count > 0 and self.gate.acquire_probe(self.name):
+                    self.probing = True
+                    log.info("worker %s: probing Claude with the next job (fleet is %s)", self.name, state.state)
+                    break
+                if burst:
+                    log.info("worker %s: fleet is %s; burst mode stops here", self.name, state.state)
+                    raise StopRequested
+                if announced is None or announced.state != state.state or announced.until != state.until:
+                    log.info(
+                        "worker %s: waiting, fleet is %s (%s); next probe %s",
+                        self.name,
+                        state.state,
+                        state.reason[:120],
+                        _when(state.until),
+                    )
+                    announced = state
+                    if before_state is None:
+                        before_state = self.get_state()
+                        self.set_state(WorkerStatus.SUSPENDED)
+                if time.monotonic() - last_beat >= HEARTBEAT_WHILE_WAITING_S:
+                    self.heartbeat()
+                    last_beat = time.monotonic()
+                if self.should_run_maintenance_tasks:
+                    self.run_maintenance_tasks()  # type: ignore[no-untyped-call]
+            except (redis.ConnectionError, redis.TimeoutError) as exc:
+                log.warning("worker %s: Redis unavailable while waiting (%s); retrying", self.name, exc)
+                time.sleep(1.0)
+                continue
+            time.sleep(self.settings.claude_gate_poll_interval)
+        if before_state is not None:
+            with contextlib.suppress(redis.RedisError):
+                self.set_state(before_state)
+
+    def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
+        super().heartbeat(timeout, pipeline)
+        if self.probing:
+            with contextlib.suppress(redis.RedisError):
+                self.gate.refresh_probe(self.name)
+
+    def execute_job(self, job: Job, queue: Queue) -> None:
+        try:
+            super().execute_job(job, queue)
+        finally:
+            self._release_probe()
+
+    def _release_probe(self) -> None:
+        if self.probing:
+            with contextlib.suppress(redis.RedisError):
+                self.gate.release_probe(self.name)
+            self.probing = False
+
+    def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
+        interval = self.job_monitoring_interval
+        if job.timeout and job.timeout > 0:
+            interval = int(min(job.timeout - working_time, interval))
+        return int(max(interval, 1) + EXECUTION_GRACE_S)
+
+    # -- shutdown ----------------------------------------------------------------------
+    def request_stop(self, signum: int, frame: FrameType | None) -> None:
+        super().request_stop(signum, frame)  # type: ignore[no-untyped-call]  # raises StopRequested when idle
+        grace = self.settings.claude_shutdown_grace
+        log.info(
+            "worker %s: finishing the current job first (up to %gs; SIGTERM again to requeue it now)", self.name, grace
+        )
+        self._grace_timer = threading.Timer(max(grace, 1.1), os.kill, args=(os.getpid(), signal.SIGTERM))
+        self._grace_timer.daemon = True
+        self._grace_timer.start()
+
+    def request_force_stop(self, signum: int, frame: FrameType | None) -> None:
+        job = self.get_current_job() if self.horse_pid else None
+        try:
+            super().request_force_stop(signum, frame)
+        except SystemExit:
+            if job is not None:
+                self.requeue_interrupted(job.id)
+            self._release_probe()
+            raise
+
+    def requeue_interrupted(self, job_id: str) -> None:
+        """Put a job whose run was cut short by shutdown back at the front of its queue."""
+        try:
+            job = Job.fetch(job_id, connection=self.connection)
+            if job.get_status() != JobStatus.STARTED:
+                return
+            history = list(job.meta.get("attempts", []))
+            for attempt in history:
+                if attempt.get("outcome") == "running":
+                    attempt.update(outcome="interrupted", ended_at=time.time(), message="worker shut down")
+            job.meta["attempts"] = history
+            job.save_meta()
+            queue = Queue(job.origin, connection=self.connection)
+            with self.connection.pipeline() as pipe:
+                queue.started_job_registry.remove_executions(job, pipeline=pipe)
+                queue._enqueue_job(job, pipeline=pipe, at_front=True)
+                pipe.execute()
+            log.warning("job %s requeued at the front: the worker shut down before it finished", job_id)
+        except Exception:  # never block shutdown; the crash safety net still recovers the job
+            log.exception("could not requeue job %s on shutdown; it will be recovered as abandoned", job_id)
+
+    def teardown(self) -> None:
+        if self._grace_timer is not None:
+            self._grace_timer.cancel()
+        self._release_probe()
+        super().teardown()  # type: ignore[no-untyped-call]
+
+
+def _when(epoch: float | None) -> str:
+    if epoch is None:
+        return "when a job arrives"
+    delta = epoch - time.time()
+    stamp = time.strftime("%H:%M:%SZ", time.gmtime(epoch))
+    return f"at {stamp} (in {max(delta, 0):.0f}s)"
+
+
+def worker_name(restart: int) -> str:
+    return f"{socket.gethostname()}.{os.getpid()}.{restart}"
+
+
+def run_worker(settings: Settings, *, burst: bool = False, redis_wait: float = 60.0) -> int:
+    """Run a worker until it is asked to stop, restarting its loop when Redis goes away."""
+    queue_name = Keys(settings.claude_workers_prefix).queue
+    restart = 0
+    while True:
+        conn = wait_for_redis(settings, timeout=redis_wait if restart == 0 else 24 * 3600)
+        worker = ClaudeWorker(
+            [Queue(queue_name, connection=conn)], settings=settings, connection=conn, name=worker_name(restart)
+        )
+        try:
+            worker.work(burst=burst, with_scheduler=True, logging_level=None)
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            log.warning("worker %s: lost Redis (%s); restarting when it answers", worker.name, exc)
+        if burst or worker._stop_requested:
+            return 0
+        restart += 1
+        log.warning("worker %s: loop ended unexpectedly; restarting (%d)", worker.name, restart)
+        time.sleep(min(2.0 * restart, 10.0))

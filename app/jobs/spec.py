@@ -1,0 +1,81 @@
+"""The job spec: everything a queued Claude job carries, validated in one place."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from app.claude.request import PERMISSION_MODES, RunRequest
+
+MAX_PROMPT_CHARS = 200_000
+_IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,200}$")
+
+
+class JobSpec(BaseModel):
+    """One Claude job. Unknown fields are refused so typos never pass silently."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    prompt: str = Field(min_length=1, max_length=MAX_PROMPT_CHARS)
+    engine: Literal["cli", "api"] = "cli"
+    model: str | None = Field(default=None, max_length=200)
+    system_prompt: str | None = Field(default=None, max_length=MAX_PROMPT_CHARS)
+    append_system_prompt: str | None = Field(default=None, max_length=MAX_PROMPT_CHARS)
+    max_turns: int | None = Field(default=None, ge=1, le=10_000)
+    max_budget_usd: float | None = Field(default=None, gt=0, le=100_000)
+    allowed_tools: list[str] = Field(default_factory=list, max_length=200)
+    disallowed_tools: list[str] = Field(default_factory=list, max_length=200)
+    permission_mode: Literal[PERMISSION_MODES] | None = None  # type: ignore[valid-type]
+    resume_session_id: str | None = Field(default=None, max_length=200)
+    workspace: str | None = Field(default=None, max_length=1000)
+    keep_workspace: bool = False
+    timeout: float | None = Field(default=None, gt=0, le=7 * 86400)
+    json_schema: dict[str, Any] | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    idempotency_key: str | None = None
+    priority: Literal["normal", "high"] = "normal"
+
+    @field_validator("prompt")
+    @classmethod
+    def _prompt_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("the prompt is empty")
+        return value
+
+    @field_validator("idempotency_key")
+    @classmethod
+    def _key_shape(cls, value: str | None) -> str | None:
+        if value is not None and not _IDEMPOTENCY_KEY.match(value):
+            raise ValueError("use 1-200 characters from A-Z a-z 0-9 _ . : -")
+        return value
+
+    @field_validator("workspace")
+    @classmethod
+    def _workspace_relative(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        path = Path(value)
+        if path.is_absolute() or ".." in path.parts or not value.strip() or "\x00" in value:
+            raise ValueError("must be a relative path inside CLAUDE_WORKSPACE_ROOT, without '..'")
+        return value
+
+    def to_run_request(self, cwd: Path | None) -> RunRequest:
+        return RunRequest(
+            prompt=self.prompt,
+            engine=self.engine,
+            model=self.model,
+            system_prompt=self.system_prompt,
+            append_system_prompt=self.append_system_prompt,
+            max_turns=self.max_turns,
+            max_budget_usd=self.max_budget_usd,
+            allowed_tools=tuple(self.allowed_tools),
+            disallowed_tools=tuple(self.disallowed_tools),
+            permission_mode=self.permission_mode,
+            resume_session_id=self.resume_session_id,
+            json_schema=self.json_schema,
+            timeout=self.timeout,
+            cwd=cwd,
+        )
