@@ -77,7 +77,7 @@ class Settings(BaseSettings):
 
     # --- worker process -------------------------------------------------------------
     claude_shutdown_grace: float = Field(default=600.0, ge=0, description="Seconds a SIGTERMed worker finishes a job.")
-    claude_worker_ttl: int = Field(default=35, ge=20)
+    claude_worker_ttl: int = Field(default=30, ge=20)
     claude_maintenance_interval: int = Field(default=15, ge=5)
     claude_job_monitoring_interval: int = Field(default=10, ge=2)
     claude_preload_api_engine: bool = Field(default=True, description="Import the Anthropic SDK at worker start.")

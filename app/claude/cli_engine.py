@@ -8,7 +8,6 @@ the CLI started, with an environment that carries exactly one credential.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import json
 import os
 import signal
@@ -22,13 +21,13 @@ from app.claude.credentials import Credential
 from app.claude.environment import child_env
 from app.claude.request import ClaudeResult, RunRequest
 from app.errors import ClaudeError, ConfigError
+from app.proc import die_with_parent
 from app.settings import Settings
 
 EventHook = Callable[[dict[str, Any]], None]
 
 KILL_GRACE_S = 3.0
 STDERR_KEEP = 64 * 1024
-_PR_SET_PDEATHSIG = 1
 
 
 def build_argv(binary: str, request: RunRequest) -> list[str]:
@@ -57,11 +56,10 @@ def build_argv(binary: str, request: RunRequest) -> list[str]:
     return [*argv, "-p", "--", request.prompt]
 
 
-def _die_with_parent() -> None:
-    """In the child, before exec: own process group, and SIGKILL if the worker dies first."""
+def _child_setup() -> None:
+    """In the child, before exec: its own process group, and SIGKILL if the job process dies first."""
     os.setpgrp()
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    die_with_parent()
 
 
 def kill_group(proc: subprocess.Popen[Any], grace: float = KILL_GRACE_S) -> None:
@@ -94,7 +92,7 @@ class CliEngine:
                 stderr=subprocess.PIPE,
                 env=env,
                 cwd=request.cwd,
-                preexec_fn=_die_with_parent,
+                preexec_fn=_child_setup,
                 text=True,
                 encoding="utf-8",
                 errors="replace",

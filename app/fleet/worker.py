@@ -30,6 +30,7 @@ import redis
 from rq import Queue, Worker
 from rq.exceptions import StopRequested
 from rq.job import Job, JobStatus
+from rq.scheduler import RQScheduler
 from rq.worker import WorkerStatus
 
 from app.claude.credentials import CLAUDE_LOGIN_FILE, STORED_CREDENTIAL_FILE
@@ -38,6 +39,7 @@ from app.fleet.job import final_failures_are_final
 from app.fleet.keys import Keys
 from app.fleet.policy import Timing
 from app.fleet.state import FleetState
+from app.proc import die_with_parent
 from app.redis_conn import wait_for_redis
 from app.settings import Settings
 
@@ -59,6 +61,14 @@ def credential_signature(settings: Settings) -> tuple[tuple[str, int, int, int],
     return tuple(found)
 
 
+class ClaudeScheduler(RQScheduler):
+    """RQ's scheduler process, made to die with its worker instead of outliving it."""
+
+    def work(self) -> None:
+        die_with_parent()
+        super().work()  # type: ignore[no-untyped-call]
+
+
 class ClaudeWorker(Worker):
     def __init__(self, queues: list[Queue], *, settings: Settings, **kwargs: Any) -> None:
         kwargs.setdefault("worker_ttl", settings.claude_worker_ttl)
@@ -70,6 +80,22 @@ class ClaudeWorker(Worker):
         self.gate = Gate(self.connection, Keys(settings.claude_workers_prefix), Timing.from_settings(settings))
         self.probing = False
         self._grace_timer: threading.Timer | None = None
+
+    def _start_scheduler(self, burst: bool = False, logging_level: str | None = "INFO", *args: Any) -> None:
+        # RQ's own method, with our scheduler class; burst mode only needs one pass
+        self.scheduler = ClaudeScheduler(self.queues, connection=self.connection, serializer=self.serializer)
+        self.scheduler.acquire_locks()  # type: ignore[no-untyped-call]
+        if not self.scheduler.acquired_locks:
+            return
+        if burst:
+            try:
+                self.scheduler.register_birth()
+                self.scheduler.enqueue_scheduled_jobs()  # type: ignore[no-untyped-call]
+            finally:
+                self.scheduler.release_locks()  # type: ignore[no-untyped-call]
+                self.scheduler.register_death()
+        else:
+            self.scheduler.start()  # type: ignore[no-untyped-call]
 
     # -- the gate ----------------------------------------------------------------------
     def check_for_suspension(self, burst: bool) -> None:
@@ -143,6 +169,14 @@ class ClaudeWorker(Worker):
             with contextlib.suppress(redis.RedisError):
                 self.gate.release_probe(self.name)
             self.probing = False
+
+    def main_work_horse(self, job: Job, queue: Queue) -> None:
+        # the job process dies with its worker, so a killed worker never leaves an orphan
+        # finishing a job that recovery will also re-run
+        die_with_parent()
+        if os.getppid() == 1:  # the worker died before we asked
+            os._exit(1)
+        super().main_work_horse(job, queue)
 
     def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
         interval = self.job_monitoring_interval

@@ -21,8 +21,9 @@ from app.fleet.keys import Keys
 from app.jobs.spec import JobSpec
 from app.settings import Settings
 
-#: seconds between re-runs of a job whose worker was killed
-CRASH_RETRY_INTERVALS = [5, 30, 120]
+#: seconds before re-running a job whose worker was killed; RQ reads this list right-aligned, so
+#: with the default 5 re-runs the first three are immediate (they need no scheduler), then 30 s, 2 min
+CRASH_RETRY_INTERVALS = [0, 30, 120]
 #: RQ's own timeout sits this far above ours, so a slow run is classified by us, not killed by RQ
 RQ_TIMEOUT_MARGIN_S = 120
 

@@ -141,3 +141,24 @@ def test_rate_limit_backs_off_fleet_wide_honouring_retry_after(
         first_ok = next(r.at for r in posts[1:])
         assert first_ok - posts[0].at >= 2.9
         assert "rate_limited" in fleet.log_text()
+
+
+def test_users_own_rq_jobs_obey_the_gate(redis_url: str, tmp_path: Path) -> None:
+    from rq import Queue
+
+    from tests.jobs_for_tests import hits_the_wall_until
+
+    with running_fleet(redis_url, tmp_path, CLAUDE_GATE_POLL_INTERVAL="0.2") as fleet:
+        fleet.start_workers(2)
+        resets_at = time.time() + 6
+        counter = f"{fleet.prefix}:calls"
+        queue = Queue(fleet.prefix, connection=fleet.conn)
+        for _ in range(10):
+            queue.enqueue(hits_the_wall_until, resets_at, counter, failure_ttl=-1)
+        wait_until(lambda: fleet.finished() == 10, 40, what="the user's jobs")
+        calls = [float(t) for t in fleet.conn.lrange(counter, 0, -1)]
+        before = [t for t in calls if t < resets_at]
+        # at most the two in-flight calls hit the wall; after the reset each job ran once
+        assert len(before) <= 2, before
+        assert len(calls) - len(before) == 10
+        assert fleet.failed() == 0
