@@ -21,6 +21,8 @@ from app.errors import ConfigError
 PINNED_CLAUDE_BIN = Path(__file__).resolve().parent.parent / "node_modules" / ".bin" / "claude"
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+#: written by `claude-workers up` into the data dir while its embedded Redis runs
+REDIS_URL_FILE = "redis.url"
 
 
 class Settings(BaseSettings):
@@ -40,6 +42,10 @@ class Settings(BaseSettings):
     claude_workspace_root: Path = Field(
         default=Path(tempfile.gettempdir()) / "claude-workers" / "workspaces",
         description="Jobs run in directories under here; a job's workspace can never leave it.",
+    )
+    claude_workers_data_dir: Path = Field(
+        default=Path("~/.local/share/claude-workers"),
+        description="`claude-workers up` keeps its embedded Redis (AOF) here.",
     )
     claude_workers_prefix: str = Field(
         default="claude-workers",
@@ -76,6 +82,9 @@ class Settings(BaseSettings):
     claude_result_ttl: int = Field(default=7 * 86400, ge=1)
 
     # --- worker process -------------------------------------------------------------
+    health_port: int | None = Field(default=None, ge=1, le=65535, description="Default: first free of 8080-8089.")
+    health_host: str = Field(default="127.0.0.1", description="0.0.0.0 in containers.")
+    claude_redis_wait: float = Field(default=60.0, ge=0, description="Seconds a starting worker waits for Redis.")
     claude_shutdown_grace: float = Field(default=600.0, ge=0, description="Seconds a SIGTERMed worker finishes a job.")
     claude_worker_ttl: int = Field(default=30, ge=20)
     claude_maintenance_interval: int = Field(default=15, ge=5)
@@ -100,8 +109,18 @@ class Settings(BaseSettings):
         return [int(v) for v in self.claude_job_retry_delays.split(",")]
 
     @property
+    def data_dir(self) -> Path:
+        return self.claude_workers_data_dir.expanduser()
+
+    @property
     def effective_redis_url(self) -> str:
-        return self.redis_url or DEFAULT_REDIS_URL
+        """REDIS_URL; else the local fleet's embedded Redis while `up` runs; else the default."""
+        if self.redis_url:
+            return self.redis_url
+        try:
+            return (self.data_dir / REDIS_URL_FILE).read_text().strip() or DEFAULT_REDIS_URL
+        except OSError:
+            return DEFAULT_REDIS_URL
 
     def resolve_claude_bin(self) -> str:
         """The CLI to run: CLAUDE_BIN, else the pinned install, else ``claude`` on PATH."""

@@ -7,8 +7,10 @@ import sys
 import click
 
 from app import __version__
+from app.claude_auth_manager import auth
 from app.cli.jobs import jobs_group
 from app.cli.run import run_command
+from app.cli.up import up_command
 from app.cli.worker import worker_command
 from app.errors import ClaudeWorkersError
 from app.logs import configure_logging
@@ -22,14 +24,14 @@ def cli(verbose: bool) -> None:
     configure_logging(verbose)
 
 
-for command in (run_command, worker_command, jobs_group):
+for command in (run_command, worker_command, up_command, jobs_group, auth):
     cli.add_command(command)
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Entry point: user-facing errors print their text and hint, never a traceback."""
+def run_group(group: click.Group, argv: list[str] | None = None) -> None:
+    """Run a click group; user-facing errors print their text and hint, never a traceback."""
     try:
-        cli(args=argv, standalone_mode=False)
+        group(args=argv, standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(130)
@@ -41,3 +43,7 @@ def main(argv: list[str] | None = None) -> None:
     except ClaudeWorkersError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
+
+
+def main(argv: list[str] | None = None) -> None:
+    run_group(cli, argv)

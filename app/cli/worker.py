@@ -1,4 +1,9 @@
-"""``claude-workers worker``: one fleet worker (the container's entrypoint)."""
+"""``claude-workers worker``: one fleet worker (the container's entrypoint).
+
+Start-up, in order: wait for Redis (a clear error naming REDIS_URL when it never answers),
+check the Claude credential passively (a banner with the setup command when there is none),
+serve ``/health``, ``/auth`` and ``/metrics``, then run the RQ worker with its scheduler.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +11,27 @@ import logging
 import threading
 
 import click
+from redis import Redis
 
+from app.claude.credentials import inspect_credentials
+from app.errors import SETUP_COMMAND
 from app.fleet.worker import run_worker
-from app.settings import get_settings
+from app.health import HealthServer, WorkerInfo
+from app.redis_conn import redact_url, wait_for_redis
+from app.settings import Settings, get_settings
 
 log = logging.getLogger("app.worker")
+
+BANNER = """
+==============================================================================
+ Claude is not authenticated. Jobs will wait on every worker; none is lost.
+ Log in once for the whole fleet:
+     docker compose exec worker {setup}
+ or, without Docker:
+     {setup}
+ Then check:  curl http://localhost:{port}/health
+==============================================================================
+"""
 
 
 def _preload_api_engine() -> None:
@@ -21,18 +42,40 @@ def _preload_api_engine() -> None:
     threading.Thread(target=load, name="preload-anthropic", daemon=True).start()
 
 
+def start_health(settings: Settings, info: WorkerInfo) -> tuple[HealthServer, int]:
+    conn = Redis.from_url(settings.effective_redis_url, socket_timeout=1.0, socket_connect_timeout=0.5)
+    server = HealthServer(settings, info, conn)
+    port = server.bind(settings.health_host, settings.health_port)
+    server.serve_in_background()
+    return server, port
+
+
 @click.command("worker")
 @click.option("--burst", is_flag=True, help="Run the queued jobs, then exit (for scripts and tests).")
 @click.option(
     "--redis-wait",
     type=click.FloatRange(min=0),
-    default=60.0,
-    show_default=True,
-    help="Seconds to wait for Redis at start before giving up.",
+    default=None,
+    help="Seconds to wait for Redis at start (default CLAUDE_REDIS_WAIT, 60).",
 )
-def worker_command(burst: bool, redis_wait: float) -> None:
-    """Run one fleet worker: waits for Redis, then runs Claude jobs behind the fleet gate."""
+def worker_command(burst: bool, redis_wait: float | None) -> None:
+    """Run one fleet worker: waits for Redis, serves health, runs Claude jobs behind the fleet gate."""
     settings = get_settings()
+    wait = settings.claude_redis_wait if redis_wait is None else redis_wait
+    log.info("waiting for Redis at %s", redact_url(settings.effective_redis_url))
+    wait_for_redis(settings, timeout=wait)
+    report = inspect_credentials(settings)
+    info = WorkerInfo()
+    _, port = start_health(settings, info)
+    log.info("health on http://%s:%d/health (also /auth, /metrics)", settings.health_host, port)
+    for problem in report.problems:
+        log.warning("credentials: %s", problem)
+    for ignored in report.ignored:
+        log.info("credentials: ignored %s", ignored)
+    if report.credential is None:
+        click.echo(BANNER.format(setup=SETUP_COMMAND, port=port), err=True)
+    else:
+        log.info("credentials: %s from %s", report.credential.kind.value, report.credential.source)
     if settings.claude_preload_api_engine:
         _preload_api_engine()
-    raise SystemExit(run_worker(settings, burst=burst, redis_wait=redis_wait))
+    raise SystemExit(run_worker(settings, burst=burst, redis_wait=wait, info=info, health_port=port))

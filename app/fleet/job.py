@@ -36,7 +36,7 @@ from app.errors import (
     JobFailed,
     PermanentJobError,
 )
-from app.fleet import attempts
+from app.fleet import attempts, stats
 from app.fleet.gate import Gate
 from app.fleet.keys import Keys
 from app.fleet.policy import Timing
@@ -87,12 +87,14 @@ def guarded(call: Callable[[], T], settings: Settings | None = None) -> T | Retr
         return call()
     settings = settings or get_settings()
     gate = gate_for(job, settings)
+    keys = gate.keys
     state = gate.read()
     probe = False
     if not state.is_open:
         holder = gate.probe_holder()
         if holder is None or holder != job.worker_name:
             attempts.record_deferral(job)
+            stats.record(job.connection, keys, "deferrals")
             log.info("job %s deferred: fleet is %s (waits without spending an attempt)", job.id, state.state)
             return _back_of_the_line(job, front=True)
         probe = True
@@ -100,16 +102,23 @@ def guarded(call: Callable[[], T], settings: Settings | None = None) -> T | Retr
 
     attempt = attempts.start_attempt(job, probe=probe)
     started = attempt["started_at"]
+
+    def ended(outcome: str, message: str | None = None, cost: float | None = None) -> None:
+        attempts.finish_attempt(job, attempt, outcome, message)
+        stats.record_attempt(job.connection, keys, outcome, time.time() - started, cost)
+
     try:
         value = call()
     except FleetBlockingError as error:
         gate.report_failure(error, attempt_started_at=started, probe=probe)
-        attempts.finish_attempt(job, attempt, error.state, error.message)
+        ended(error.state, error.message)
         budget = attempts.budget_of(error.state)
         spent = attempts.spend(job, budget)
         limit = attempts.budget_limit(budget, settings)
         if spent >= limit:
+            stats.record(job.connection, keys, "failed")
             raise _final_failure(job, error, f"{spent} attempts ended in {error.state} (limit {limit})") from None
+        stats.record(job.connection, keys, f"retries:{error.state}")
         log.info(
             "job %s: %s (attempt %d, %s budget %d/%d): waits behind the gate",
             job.id,
@@ -122,21 +131,32 @@ def guarded(call: Callable[[], T], settings: Settings | None = None) -> T | Retr
         # a failed probe moves to the back so the next probe uses another job's budget
         return _back_of_the_line(job, front=not probe)
     except PermanentJobError as error:
-        attempts.finish_attempt(job, attempt, "failed", error.message)
+        ended("failed", error.message)
+        stats.record(job.connection, keys, "failed")
+        log.warning("job %s failed for good: %s", job.id, error.message)
         raise _final_failure(job, error, "Claude cannot do this job as it is specified") from None
     except ClaudeError as error:
-        attempts.finish_attempt(job, attempt, "error", error.message)
+        ended("error", error.message)
         spent = attempts.spend(job, "job")
         limit = attempts.budget_limit("job", settings)
         if spent >= limit:
+            stats.record(job.connection, keys, "failed")
             raise _final_failure(job, error, f"{spent} attempts failed (limit {limit})") from None
         delays = settings.job_retry_delays
         delay = delays[min(spent - 1, len(delays) - 1)]
         log.info("job %s: %s; retry %d/%d in %ds", job.id, type(error).__name__, spent, limit - 1, delay)
+        stats.record(job.connection, keys, "retries:error")
         job.enqueue_at_front_on_retry = False
         return Retry(max=UNLIMITED, interval=delay)
     gate.report_success(attempt_started_at=started, probe=probe)
-    attempts.finish_attempt(job, attempt, "ok")
+    cost = value.get("cost_usd") if isinstance(value, dict) else None
+    ended("ok", cost=cost if isinstance(cost, int | float) else None)
+    log.info(
+        "job %s finished: ok in %.1fs%s",
+        job.id,
+        time.time() - started,
+        f", ${cost:.6f}" if isinstance(cost, int | float) else "",
+    )
     return value
 
 

@@ -39,6 +39,7 @@ from app.fleet.job import final_failures_are_final
 from app.fleet.keys import Keys
 from app.fleet.policy import Timing
 from app.fleet.state import FleetState
+from app.health import WorkerInfo
 from app.proc import die_with_parent
 from app.redis_conn import wait_for_redis
 from app.settings import Settings
@@ -79,6 +80,9 @@ class ClaudeWorker(Worker):
         self.settings = settings
         self.gate = Gate(self.connection, Keys(settings.claude_workers_prefix), Timing.from_settings(settings))
         self.probing = False
+        self.shutdown_requested = False
+        self.info = WorkerInfo()
+        self.health_port: int | None = None
         self._grace_timer: threading.Timer | None = None
 
     def _start_scheduler(self, burst: bool = False, logging_level: str | None = "INFO", *args: Any) -> None:
@@ -159,10 +163,21 @@ class ClaudeWorker(Worker):
                 self.gate.refresh_probe(self.name)
 
     def execute_job(self, job: Job, queue: Queue) -> None:
+        self.info.current_job = job.id
+        with contextlib.suppress(redis.RedisError):
+            self.connection.hset(self.key, "current_job", job.id)
         try:
             super().execute_job(job, queue)
         finally:
+            self.info.current_job = None
+            with contextlib.suppress(redis.RedisError):
+                self.connection.hset(self.key, "current_job", "")
             self._release_probe()
+
+    def register_birth(self) -> None:
+        super().register_birth()  # type: ignore[no-untyped-call]
+        if self.health_port:
+            self.connection.hset(self.key, "health_port", self.health_port)
 
     def _release_probe(self) -> None:
         if self.probing:
@@ -186,6 +201,8 @@ class ClaudeWorker(Worker):
 
     # -- shutdown ----------------------------------------------------------------------
     def request_stop(self, signum: int, frame: FrameType | None) -> None:
+        # RQ raises StopRequested for an idle worker without recording why; the supervisor must know
+        self.shutdown_requested = True
         super().request_stop(signum, frame)  # type: ignore[no-untyped-call]  # raises StopRequested when idle
         grace = self.settings.claude_shutdown_grace
         log.info(
@@ -245,20 +262,31 @@ def worker_name(restart: int) -> str:
     return f"{socket.gethostname()}.{os.getpid()}.{restart}"
 
 
-def run_worker(settings: Settings, *, burst: bool = False, redis_wait: float = 60.0) -> int:
+def run_worker(
+    settings: Settings,
+    *,
+    burst: bool = False,
+    redis_wait: float = 60.0,
+    info: WorkerInfo | None = None,
+    health_port: int | None = None,
+) -> int:
     """Run a worker until it is asked to stop, restarting its loop when Redis goes away."""
     queue_name = Keys(settings.claude_workers_prefix).queue
+    info = info or WorkerInfo()
     restart = 0
     while True:
         conn = wait_for_redis(settings, timeout=redis_wait if restart == 0 else 24 * 3600)
         worker = ClaudeWorker(
             [Queue(queue_name, connection=conn)], settings=settings, connection=conn, name=worker_name(restart)
         )
+        worker.info = info
+        worker.health_port = health_port
+        info.name = worker.name
         try:
             worker.work(burst=burst, with_scheduler=True, logging_level=None)
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             log.warning("worker %s: lost Redis (%s); restarting when it answers", worker.name, exc)
-        if burst or worker._stop_requested:
+        if burst or worker.shutdown_requested or worker._stop_requested:
             return 0
         restart += 1
         log.warning("worker %s: loop ended unexpectedly; restarting (%d)", worker.name, restart)

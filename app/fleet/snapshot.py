@@ -1,0 +1,103 @@
+"""One consistent look at the fleet: gate, queues, workers. Read-only, no side effects.
+
+It deliberately avoids ``rq info`` style calls that run registry cleanups (and failure
+callbacks) as a side effect of looking.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from redis import Redis
+
+from app.fleet.gate import Gate
+from app.fleet.keys import Keys
+from app.fleet.policy import Timing
+from app.fleet.state import FleetState
+from app.settings import Settings
+
+
+@dataclass
+class FleetSnapshot:
+    gate: FleetState
+    probe_holder: str | None
+    queued: int
+    scheduled: int
+    started: int
+    finished: int
+    failed: int
+    workers: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def runnable(self) -> int:
+        """Jobs a new worker could start now: 0 while the gate is closed (autoscalers read this)."""
+        return self.queued if self.gate.is_open else 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "state": self.gate.state,
+            "label": self.gate.label,
+            "gate": self.gate.to_dict(),
+            "probe_holder": self.probe_holder,
+            "queues": {
+                "queued": self.queued,
+                "runnable": self.runnable,
+                "scheduled": self.scheduled,
+                "started": self.started,
+                "finished": self.finished,
+                "failed": self.failed,
+            },
+            "workers": self.workers,
+        }
+
+
+def gate_for(conn: Redis, settings: Settings) -> Gate:
+    return Gate(conn, Keys(settings.claude_workers_prefix), Timing.from_settings(settings))
+
+
+def take(conn: Redis, settings: Settings, *, with_workers: bool = True) -> FleetSnapshot:
+    keys = Keys(settings.claude_workers_prefix)
+    q = keys.queue
+    now = time.time()
+    with conn.pipeline(transaction=False) as pipe:
+        pipe.hgetall(keys.fleet)
+        pipe.get(keys.probe_lock)
+        pipe.llen(f"rq:queue:{q}")
+        pipe.zcard(f"rq:scheduled:{q}")
+        pipe.zcount(f"rq:wip:{q}", now, "+inf")
+        pipe.zcard(f"rq:finished:{q}")
+        pipe.zcard(f"rq:failed:{q}")
+        pipe.smembers(f"rq:workers:{q}")
+        gate_raw, holder, queued, scheduled, started, finished, failed, worker_keys = pipe.execute()
+    workers: list[dict[str, Any]] = []
+    if with_workers and worker_keys:
+        ordered = sorted(k.decode() for k in worker_keys)
+        with conn.pipeline(transaction=False) as pipe:
+            for key in ordered:
+                pipe.hmget(key, "state", "current_job", "last_heartbeat", "health_port")
+            rows = pipe.execute()
+        for key, values in zip(ordered, rows, strict=True):
+            state, job, beat, port = (v.decode() if isinstance(v, bytes) else v for v in values)
+            if state is None:  # expired between the two reads
+                continue
+            workers.append(
+                {
+                    "name": key.removeprefix("rq:worker:"),
+                    "state": state,
+                    "current_job": job or None,
+                    "last_heartbeat": beat,
+                    "health_port": int(port) if port else None,
+                }
+            )
+    return FleetSnapshot(
+        gate=FleetState.from_redis(gate_raw),
+        probe_holder=holder.decode() if isinstance(holder, bytes) else None,
+        queued=int(queued),
+        scheduled=int(scheduled),
+        started=int(started),
+        finished=int(finished),
+        failed=int(failed),
+        workers=workers,
+    )
