@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.errors import ConfigError
@@ -91,6 +91,12 @@ class Settings(BaseSettings):
     claude_job_monitoring_interval: int = Field(default=10, ge=2)
     claude_preload_api_engine: bool = Field(default=True, description="Import the Anthropic SDK at worker start.")
 
+    # --- the jobs API ---------------------------------------------------------------
+    claude_workers_api_token: SecretStr | None = Field(
+        default=None, description="Bearer token for the API. Unset: the API listens on 127.0.0.1 only."
+    )
+    claude_workers_api_max_body: int = Field(default=1_048_576, ge=1024, description="Largest request body, bytes.")
+
     # --- credentials the worker's own environment may carry -----------------------
     anthropic_api_key: SecretStr | None = None
     claude_code_oauth_token: SecretStr | None = None
@@ -99,6 +105,18 @@ class Settings(BaseSettings):
     @property
     def config_dir(self) -> Path:
         return self.claude_config_dir.expanduser()
+
+    @field_validator(
+        "claude_workers_api_token",
+        "anthropic_api_key",
+        "claude_code_oauth_token",
+        "anthropic_auth_token",
+        mode="after",
+    )
+    @classmethod
+    def _blank_secret_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
+        # `FOO=` in a compose file or .env means "not set", never "an empty password"
+        return value if value is not None and value.get_secret_value().strip() else None
 
     @property
     def workspace_root(self) -> Path:

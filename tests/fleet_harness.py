@@ -79,16 +79,16 @@ class Fleet:
 
     def start_worker(self, *args: str, **env: str) -> subprocess.Popen[bytes]:
         n = len(self.procs)
-        log = open(self.logs / f"worker-{n}.log", "ab")  # noqa: SIM115 - closed with the process
-        proc = subprocess.Popen(
-            [PYTHON, "-m", "app", "worker", *args],
-            env=cli_env(**self.settings_env(), **env),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            cwd=ROOT,
-            start_new_session=True,  # its own group: killing it takes its horse and the CLI along
-        )
+        with open(self.logs / f"worker-{n}.log", "ab") as log:  # the child keeps its own descriptor
+            proc = subprocess.Popen(
+                [PYTHON, "-m", "app", "worker", *args],
+                env=cli_env(**{**self.settings_env(), **env}),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=ROOT,
+                start_new_session=True,  # its own group: killing it takes its horse and the CLI along
+            )
         self.procs.append(proc)
         return proc
 
@@ -135,8 +135,11 @@ class Fleet:
         return "\n".join(p.read_text(errors="replace") for p in sorted(self.logs.glob("*.log")))
 
     def kill_group(self, proc: subprocess.Popen[bytes], sig: int = signal.SIGKILL) -> None:
-        with contextlib.suppress(ProcessLookupError):
+        try:
             os.killpg(proc.pid, sig)
+        except ProcessLookupError:  # not a group leader, or gone: signal the process itself
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(sig)
 
     def stop(self) -> None:
         for proc in self.procs:

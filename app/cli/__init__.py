@@ -8,8 +8,12 @@ import click
 
 from app import __version__
 from app.claude_auth_manager import auth
+from app.cli.api import api_command
+from app.cli.batch import batch_group
 from app.cli.jobs import jobs_group
 from app.cli.run import run_command
+from app.cli.status import status_command
+from app.cli.submit import submit_command
 from app.cli.up import up_command
 from app.cli.worker import worker_command
 from app.errors import ClaudeWorkersError
@@ -24,7 +28,17 @@ def cli(verbose: bool) -> None:
     configure_logging(verbose)
 
 
-for command in (run_command, worker_command, up_command, jobs_group, auth):
+for command in (
+    run_command,
+    submit_command,
+    jobs_group,
+    batch_group,
+    status_command,
+    worker_command,
+    up_command,
+    api_command,
+    auth,
+):
     cli.add_command(command)
 
 

@@ -27,6 +27,25 @@ def _gate_state() -> tuple[Settings, Redis, FleetState]:
     return settings, conn, Gate(conn, Keys(settings.claude_workers_prefix), Timing.from_settings(settings)).read()
 
 
+@jobs_group.command("list")
+@click.option("--status", type=click.Choice(service.PUBLIC_STATUSES), help="Only jobs in this status.")
+@click.option("--limit", type=click.IntRange(1, 500), default=20, show_default=True)
+@click.option("--cursor", help="The next_cursor printed by the previous page.")
+@click.option("--json", "as_json", is_flag=True, help="Print {jobs, next_cursor} as JSON (same as GET /jobs).")
+def list_command(status: str | None, limit: int, cursor: str | None, as_json: bool) -> None:
+    """List jobs, newest first within each status."""
+    settings, conn, gate = _gate_state()
+    views, next_cursor = service.list_jobs(conn, settings, gate, status, limit, cursor)
+    if as_json:
+        click.echo(json.dumps({"jobs": views, "next_cursor": next_cursor}, default=str))
+        return
+    for view in views:
+        prompt = (view["spec"].get("prompt") or "").strip().splitlines()
+        click.echo(f"{view['id']}  {view['status']:9}  {len(view['attempts'])} att  {(prompt or [''])[0][:60]}")
+    if next_cursor:
+        click.echo(f"more: claude-workers jobs list --cursor {next_cursor}" + (f" --status {status}" if status else ""))
+
+
 @jobs_group.command("show")
 @click.argument("job_id")
 @click.option("--json", "as_json", is_flag=True, help="Print the job object as JSON.")

@@ -8,14 +8,13 @@ serve ``/health``, ``/auth`` and ``/metrics``, then run the RQ worker with its s
 from __future__ import annotations
 
 import logging
-import threading
 
 import click
 from redis import Redis
 
 from app.claude.credentials import inspect_credentials
 from app.errors import SETUP_COMMAND
-from app.fleet.worker import run_worker
+from app.fleet.worker import preload_api_engine, run_worker
 from app.health import HealthServer, WorkerInfo
 from app.redis_conn import redact_url, wait_for_redis
 from app.settings import Settings, get_settings
@@ -32,14 +31,6 @@ BANNER = """
  Then check:  curl http://localhost:{port}/health
 ==============================================================================
 """
-
-
-def _preload_api_engine() -> None:
-    # forked job processes inherit the loaded SDK instead of importing it (seconds) per job
-    def load() -> None:
-        import anthropic  # noqa: F401
-
-    threading.Thread(target=load, name="preload-anthropic", daemon=True).start()
 
 
 def start_health(settings: Settings, info: WorkerInfo) -> tuple[HealthServer, int]:
@@ -77,5 +68,5 @@ def worker_command(burst: bool, redis_wait: float | None) -> None:
     else:
         log.info("credentials: %s from %s", report.credential.kind.value, report.credential.source)
     if settings.claude_preload_api_engine:
-        _preload_api_engine()
+        preload_api_engine()
     raise SystemExit(run_worker(settings, burst=burst, redis_wait=wait, info=info, health_port=port))

@@ -51,6 +51,24 @@ EXECUTION_GRACE_S = 20
 HEARTBEAT_WHILE_WAITING_S = 5.0
 
 
+_preload: threading.Thread | None = None
+
+
+def preload_api_engine() -> None:
+    """Import the Anthropic SDK in the background so forked job processes inherit it.
+
+    Forking while that import runs would hand the job process a module lock held by a thread
+    it does not have, so ``execute_job`` waits for the import to finish first.
+    """
+    global _preload
+
+    def load() -> None:
+        import anthropic  # noqa: F401
+
+    _preload = threading.Thread(target=load, name="preload-anthropic", daemon=True)
+    _preload.start()
+
+
 def credential_signature(settings: Settings) -> tuple[tuple[str, int, int, int], ...]:
     found = []
     for name in (STORED_CREDENTIAL_FILE, CLAUDE_LOGIN_FILE):
@@ -163,6 +181,8 @@ class ClaudeWorker(Worker):
                 self.gate.refresh_probe(self.name)
 
     def execute_job(self, job: Job, queue: Queue) -> None:
+        if _preload is not None:
+            _preload.join()
         self.info.current_job = job.id
         with contextlib.suppress(redis.RedisError):
             self.connection.hset(self.key, "current_job", job.id)

@@ -43,7 +43,7 @@ def _epoch(moment: datetime | None) -> float | None:
 def fetch(conn: Redis, job_id: str) -> Job:
     try:
         return Job.fetch(job_id, connection=conn)
-    except NoSuchJobError:
+    except (NoSuchJobError, ValueError):  # ValueError: not even a valid RQ job id
         raise JobNotFound(f"No job {job_id!r}.", hint="List jobs with: claude-workers jobs list") from None
 
 
@@ -108,6 +108,61 @@ def _failure_text(job: Job) -> str:
     if marker in text:
         return text.split(marker, 1)[1].strip()
     return text.strip().splitlines()[-1] if text.strip() else "The job failed."
+
+
+#: where each public status lives: (status, Redis key template, kind); listing walks them in this order
+_SOURCES = (
+    ("started", "rq:wip:{q}", "zset"),
+    ("queued", "rq:queue:{q}", "list"),
+    ("scheduled", "rq:scheduled:{q}", "zset"),
+    ("failed", "rq:failed:{q}", "zset"),
+    ("finished", "rq:finished:{q}", "zset"),
+    ("canceled", "rq:canceled:{q}", "zset"),
+)
+
+
+def _ids(conn: Redis, key: str, kind: str, start: int, count: int) -> list[str]:
+    end = start + count - 1
+    raw: list[bytes] = conn.lrange(key, start, end) if kind == "list" else conn.zrevrange(key, start, end)  # type: ignore[assignment]
+    # started entries are "job_id:execution_id"
+    return [r.decode().split(":", 1)[0] for r in raw]
+
+
+def list_jobs(
+    conn: Redis, settings: Settings, gate: FleetState | None, status: str | None, limit: int, cursor: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """A page of jobs, newest first within each status, and the cursor of the next page."""
+    wanted = "queued" if status == "waiting" else status
+    sources = [s for s in _SOURCES if wanted is None or s[0] == wanted]
+    index, offset = 0, 0
+    if cursor:
+        try:
+            index_text, offset_text = cursor.split(".", 1)
+            index, offset = int(index_text), int(offset_text)
+        except ValueError:
+            raise JobStateConflict(f"Bad cursor {cursor!r}; use the next_cursor of the previous page.") from None
+    q = queue_for(conn, settings).name
+    views: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    while index < len(sources) and len(views) < limit:
+        _, template, kind = sources[index]
+        want = limit - len(views)
+        ids = _ids(conn, template.format(q=q), kind, offset, want)
+        for job_id in ids:
+            offset += 1
+            if job_id in seen:
+                continue
+            seen.add(job_id)
+            try:
+                view = job_view(Job.fetch(job_id, connection=conn), gate)
+            except NoSuchJobError:
+                continue
+            if status is None or view["status"] == status:
+                views.append(view)
+        if len(ids) < want:  # this source is exhausted
+            index, offset = index + 1, 0
+    next_cursor = f"{index}.{offset}" if index < len(sources) else None
+    return views, next_cursor
 
 
 def requeue(conn: Redis, settings: Settings, job_id: str) -> Job:

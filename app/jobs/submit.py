@@ -24,6 +24,8 @@ from app.settings import Settings
 #: seconds before re-running a job whose worker was killed; RQ reads this list right-aligned, so
 #: with the default 5 re-runs the first three are immediate (they need no scheduler), then 30 s, 2 min
 CRASH_RETRY_INTERVALS = [0, 30, 120]
+#: an idempotency key outlives its job's result by this much (failed jobs are kept anyway)
+IDEMPOTENCY_EXTRA_S = 30 * 86400
 #: RQ's own timeout sits this far above ours, so a slow run is classified by us, not killed by RQ
 RQ_TIMEOUT_MARGIN_S = 120
 
@@ -38,13 +40,14 @@ def enqueue(conn: Redis, settings: Settings, spec: JobSpec) -> tuple[Job, bool]:
     job_id = uuid.uuid4().hex
     if spec.idempotency_key:
         idem = keys.idempotency(spec.idempotency_key)
-        if not conn.set(idem, job_id, nx=True):
+        keep = settings.claude_result_ttl + IDEMPOTENCY_EXTRA_S
+        if not conn.set(idem, job_id, nx=True, ex=keep):
             existing = conn.get(idem)
             if isinstance(existing, bytes):
                 try:
                     return Job.fetch(existing.decode(), connection=conn), False
                 except NoSuchJobError:
-                    conn.set(idem, job_id)  # the old job expired; this key starts afresh
+                    conn.set(idem, job_id, ex=keep)  # the old job expired; this key starts afresh
     timeout = int((spec.timeout or settings.claude_job_timeout) + RQ_TIMEOUT_MARGIN_S)
     crash = settings.claude_crash_max_retries
     job = queue_for(conn, settings).enqueue(

@@ -155,3 +155,8 @@ def test_child_env_carries_exactly_one_credential(make_settings: MakeSettings, i
     present = [k for k in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN") if k in env]
     assert present == ["CLAUDE_CODE_OAUTH_TOKEN"]
     assert env["CLAUDE_CODE_OAUTH_TOKEN"] == "oat-1"
+
+
+def test_blank_secrets_mean_unset(make_settings: MakeSettings) -> None:
+    settings = make_settings(claude_workers_api_token=SecretStr("  "), anthropic_api_key=SecretStr(""))
+    assert settings.claude_workers_api_token is None and settings.anthropic_api_key is None

@@ -1,0 +1,190 @@
+"""The jobs API: submit, look at, requeue and cancel jobs; batches; the fleet. OpenAPI at /docs."""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Annotated, Any, Literal
+
+import redis
+from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request, Response
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+from redis import Redis
+
+from app import __version__
+from app.errors import ClaudeWorkersError
+from app.fleet.snapshot import gate_for, take
+from app.jobs import batch, service
+from app.jobs.spec import JobSpec
+from app.jobs.submit import enqueue
+from app.settings import Settings
+
+Status = Literal["queued", "scheduled", "waiting", "started", "finished", "failed", "canceled"]
+
+
+class JobCreated(BaseModel):
+    id: str
+    status: str
+    created: bool = Field(description="False when the idempotency key matched an existing job.")
+    job: dict[str, Any]
+
+
+class JobPage(BaseModel):
+    jobs: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+class BatchItemIn(JobSpec):
+    custom_id: str = Field(min_length=1, max_length=200)
+
+
+class BatchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    jobs: list[BatchItemIn] = Field(min_length=1, max_length=batch.MAX_BATCH)
+    batch_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$")
+
+
+class Problem(BaseModel):
+    detail: str
+
+
+def _install_guards(app: FastAPI, settings: Settings) -> None:
+    """Body-size limit, and user errors mapped to 4xx (a 5xx only when Redis is down: 503)."""
+
+    @app.middleware("http")
+    async def limit_body(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        limit = settings.claude_workers_api_max_body
+        too_big = JSONResponse({"detail": f"The request body is larger than {limit} bytes."}, status_code=413)
+        declared = request.headers.get("content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            return too_big
+        if declared is None and request.method in ("POST", "PUT", "PATCH") and len(await request.body()) > limit:
+            return too_big
+        return await call_next(request)
+
+    @app.exception_handler(ClaudeWorkersError)
+    async def user_error(request: Request, exc: ClaudeWorkersError) -> JSONResponse:
+        if isinstance(exc, service.JobNotFound | batch.BatchNotFound):
+            status = 404
+        elif isinstance(exc, batch.BatchInvalid):
+            status = 422
+        else:
+            status = 409
+        return JSONResponse({"detail": str(exc)}, status_code=status)
+
+    @app.exception_handler(redis.RedisError)
+    async def redis_down(request: Request, exc: redis.RedisError) -> JSONResponse:
+        return JSONResponse({"detail": "Redis is not reachable; check REDIS_URL."}, status_code=503)
+
+
+def _authorizer(token: str | None) -> Callable[..., None]:
+    def authorize(authorization: Annotated[str | None, Header()] = None) -> None:
+        if token is None:
+            return
+        scheme, _, given = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.encode(), token.encode()):
+            raise HTTPException(
+                401, "Send Authorization: Bearer <CLAUDE_WORKERS_API_TOKEN>.", headers={"WWW-Authenticate": "Bearer"}
+            )
+
+    return authorize
+
+
+def create_app(settings: Settings, conn: Redis | None = None) -> FastAPI:
+    conn = conn or Redis.from_url(settings.effective_redis_url, socket_timeout=5, socket_connect_timeout=2)
+    token = settings.claude_workers_api_token.get_secret_value() if settings.claude_workers_api_token else None
+    app = FastAPI(
+        title="claude-workers",
+        version=__version__,
+        description="Queue Claude jobs on a fleet that shares one Claude login. "
+        "Send `Authorization: Bearer <CLAUDE_WORKERS_API_TOKEN>` when a token is configured.",
+    )
+    _install_guards(app, settings)
+    authorize = _authorizer(token)
+
+    auth = [Depends(authorize)]
+    errors: dict[int | str, dict[str, Any]] = {
+        401: {"model": Problem},
+        404: {"model": Problem},
+        409: {"model": Problem},
+        413: {"model": Problem},
+        503: {"model": Problem},
+    }
+
+    def gate() -> Any:
+        return gate_for(conn, settings).read()
+
+    @app.post("/jobs", status_code=201, response_model=JobCreated, dependencies=auth, responses=errors)
+    def submit_job(spec: JobSpec, response: Response) -> JobCreated:
+        """Queue a job. The same `idempotency_key` returns the same job (200), never a second one."""
+        job, created = enqueue(conn, settings, spec)
+        if not created:
+            response.status_code = 200
+        view = service.job_view(job, gate())
+        return JobCreated(id=job.id, status=view["status"], created=created, job=view)
+
+    @app.get("/jobs/{job_id}", dependencies=auth, responses=errors)
+    def get_job(job_id: str) -> dict[str, Any]:
+        """One job: status, attempts, next attempt time, result or error with its instructions."""
+        return service.job_view(service.fetch(conn, job_id), gate())
+
+    @app.get("/jobs", response_model=JobPage, dependencies=auth, responses=errors)
+    def list_jobs(
+        status: Status | None = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+        cursor: Annotated[str | None, Query(max_length=64)] = None,
+    ) -> JobPage:
+        """Jobs, newest first within each status; pass `next_cursor` back for the next page."""
+        views, next_cursor = service.list_jobs(conn, settings, gate(), status, limit, cursor)
+        return JobPage(jobs=views, next_cursor=next_cursor)
+
+    @app.post("/jobs/{job_id}/requeue", dependencies=auth, responses=errors)
+    def requeue_job(job_id: str) -> dict[str, Any]:
+        """Put a failed or canceled job back on the queue with fresh retry budgets."""
+        return service.job_view(service.requeue(conn, settings, job_id), gate())
+
+    @app.delete("/jobs/{job_id}", dependencies=auth, responses=errors)
+    def cancel_job(job_id: str) -> dict[str, Any]:
+        """Cancel a queued, waiting or scheduled job."""
+        return service.job_view(service.cancel(conn, job_id), gate())
+
+    @app.get("/fleet", dependencies=auth, responses=errors)
+    def fleet() -> dict[str, Any]:
+        """The fleet state, workers, queue depths and the failed count."""
+        return take(conn, settings).to_dict()
+
+    _batch_routes(app, conn, settings, auth, errors)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    return app
+
+
+def _batch_routes(
+    app: FastAPI, conn: Redis, settings: Settings, auth: list[Any], errors: dict[int | str, dict[str, Any]]
+) -> None:
+    @app.post("/batches", status_code=201, dependencies=auth, responses=errors)
+    def submit_batch(body: BatchIn) -> dict[str, Any]:
+        """Queue many jobs keyed by `custom_id`. Submitting the same batch again enqueues nothing twice."""
+        items = batch.parse_items((i + 1, job.model_dump(exclude_unset=True)) for i, job in enumerate(body.jobs))
+        return batch.submit(conn, settings, items, body.batch_id)
+
+    @app.get("/batches/{batch_id}", dependencies=auth, responses=errors)
+    def batch_summary(batch_id: str) -> dict[str, Any]:
+        """How many jobs of the batch are in each status, and whether all are done."""
+        return batch.summary(conn, settings, batch_id)
+
+    @app.get("/batches/{batch_id}/results", dependencies=auth, responses=errors)
+    def batch_results(batch_id: str) -> StreamingResponse:
+        """JSONL: one line per `custom_id`, in submission order."""
+        rows = list(batch.results(conn, settings, batch_id))  # raises 404 before streaming starts
+
+        def lines() -> Iterator[bytes]:
+            for row in rows:
+                yield (json.dumps(row, default=str) + "\n").encode()
+
+        return StreamingResponse(lines(), media_type="application/x-ndjson")
