@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup test lint typecheck check up clean
+.PHONY: setup test lint typecheck check up clean bench
 
 # Python deps from the lock file, the package in editable mode, the pinned Claude CLI.
 setup: $(VENV)/.installed node_modules/.bin/claude
@@ -37,3 +37,7 @@ up: setup
 
 clean:
 	rm -rf $(VENV) node_modules .mypy_cache .pytest_cache .ruff_cache
+
+# Every benchmark, each beside its baseline; rewrites docs/benchmarks.md (about 15 minutes).
+bench: setup
+	$(BIN)/python -m bench.run_all

@@ -37,7 +37,7 @@ from app.claude.outcome import EXIT_CODES, exit_code, outcome
 from app.claude.request import RunRequest
 from app.claude.runner import run_claude
 from app.errors import SETUP_COMMAND, ClaudeError, ConfigError, FleetBlockingError
-from app.fleet.snapshot import gate_for
+from app.fleet.gate import Gate
 from app.logs import configure_logging
 from app.redis_conn import redact_url
 from app.settings import Settings, get_settings
@@ -65,7 +65,7 @@ def _tell_fleet(settings: Settings) -> bool:
     conn = _redis(settings)
     if conn is None:
         return False
-    gate_for(conn, settings).credentials_changed()
+    Gate.of(conn, settings).credentials_changed()
     return True
 
 
@@ -82,11 +82,11 @@ def run_test(settings: Settings, engine: str = "cli") -> tuple[dict[str, Any], i
         result = None
         conn = _redis(settings)
         if conn is not None and isinstance(error, FleetBlockingError):
-            gate_for(conn, settings).report_failure(error, attempt_started_at=attempt_started, probe=True)
+            Gate.of(conn, settings).report_failure(error, attempt_started_at=attempt_started, probe=True)
     else:
         conn = _redis(settings)
         if conn is not None:
-            gate_for(conn, settings).report_success(attempt_started_at=attempt_started, probe=True)
+            Gate.of(conn, settings).report_success(attempt_started_at=attempt_started, probe=True)
     payload["latency_ms"] = int((time.monotonic() - started) * 1000)
     payload["fleet_informed"] = conn is not None
     return payload, exit_code(payload["state"])

@@ -15,7 +15,8 @@ from redis import Redis
 
 from app import __version__
 from app.errors import ClaudeWorkersError
-from app.fleet.snapshot import gate_for, take
+from app.fleet.gate import Gate
+from app.fleet.snapshot import take
 from app.jobs import batch, service
 from app.jobs.spec import JobSpec
 from app.jobs.submit import enqueue
@@ -114,7 +115,7 @@ def create_app(settings: Settings, conn: Redis | None = None) -> FastAPI:
     }
 
     def gate() -> Any:
-        return gate_for(conn, settings).read()
+        return Gate.of(conn, settings).read()
 
     @app.post("/jobs", status_code=201, response_model=JobCreated, dependencies=auth, responses=errors)
     def submit_job(spec: JobSpec, response: Response) -> JobCreated:

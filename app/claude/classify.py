@@ -115,13 +115,16 @@ class StreamState:
             self.result = event
 
 
-def retry_to_cut(event: dict[str, Any]) -> ClaudeError | None:
+def retry_to_cut(event: dict[str, Any], *, can_refresh: bool) -> ClaudeError | None:
     """An ``api_retry`` that the fleet should handle instead of the CLI, as the error to raise.
 
     The CLI treats ``retry-after`` as a floor between its own attempts, so a 429 costs
-    retry-after × attempts before it reports anything; the fleet's gate waits instead.
+    retry-after × attempts before it reports anything; the fleet's gate waits instead. A 401
+    on a credential that cannot be refreshed (an API key, a gateway or ``setup-token`` token)
+    will not improve on a re-send; a ``claude auth login`` session may refresh, so it may retry.
     """
-    if event.get("error_status") == 429 or event.get("error") == "rate_limit":
+    status = event.get("error_status")
+    if status == 429 or event.get("error") == "rate_limit":
         delay = event.get("retry_delay_ms")
         retry_after = float(delay) / 1000 if isinstance(delay, int | float) else None
         return RateLimited(
@@ -129,6 +132,8 @@ def retry_to_cut(event: dict[str, Any]) -> ClaudeError | None:
             retry_after=retry_after,
             api_status=429,
         )
+    if status == 401 and not can_refresh:
+        return AuthRequired("Claude rejected the credential (401).", api_status=401)
     return None
 
 

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from typing import IO, Any
 
 from app.claude.classify import StreamState, classify_exit, classify_result, retry_to_cut
-from app.claude.credentials import Credential
+from app.claude.credentials import Credential, CredentialKind
 from app.claude.environment import child_env
 from app.claude.request import ClaudeResult, RunRequest
 from app.errors import ClaudeError, ConfigError
@@ -115,7 +115,8 @@ class CliEngine:
         state = StreamState()
         cut: ClaudeError | None = None
         try:
-            cut = self._read(proc, state, on_event)
+            can_refresh = credential.kind is CredentialKind.CLAUDE_AI_LOGIN
+            cut = self._read(proc, state, on_event, can_refresh)
         finally:
             timer.cancel()
             if cut is not None or proc.poll() is None:
@@ -129,7 +130,9 @@ class CliEngine:
         return classify_result(state)
 
     @staticmethod
-    def _read(proc: subprocess.Popen[str], state: StreamState, on_event: EventHook | None) -> ClaudeError | None:
+    def _read(
+        proc: subprocess.Popen[str], state: StreamState, on_event: EventHook | None, can_refresh: bool
+    ) -> ClaudeError | None:
         assert proc.stdout is not None
         for line in proc.stdout:
             line = line.strip()
@@ -145,7 +148,7 @@ class CliEngine:
             if on_event is not None:
                 on_event(event)
             if event.get("type") == "system" and event.get("subtype") == "api_retry":
-                cut = retry_to_cut(event)
+                cut = retry_to_cut(event, can_refresh=can_refresh)
                 if cut is not None:
                     return cut
         return None

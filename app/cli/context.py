@@ -8,7 +8,7 @@ from typing import Any
 import click
 from redis import Redis
 
-from app.fleet.snapshot import gate_for
+from app.fleet.gate import Gate
 from app.fleet.state import FleetState
 from app.redis_conn import wait_for_redis
 from app.settings import Settings, get_settings
@@ -20,7 +20,7 @@ def connect() -> tuple[Settings, Redis]:
 
 
 def gate_state(conn: Redis, settings: Settings) -> FleetState:
-    return gate_for(conn, settings).read()
+    return Gate.of(conn, settings).read()
 
 
 def echo_json(payload: Any) -> None:

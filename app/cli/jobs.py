@@ -7,13 +7,10 @@ import json
 import click
 from redis import Redis
 
-from app.fleet.gate import Gate
-from app.fleet.keys import Keys
-from app.fleet.policy import Timing
+from app.cli.context import connect, gate_state
 from app.fleet.state import FleetState
 from app.jobs import service
-from app.redis_conn import wait_for_redis
-from app.settings import Settings, get_settings
+from app.settings import Settings
 
 
 @click.group("jobs")
@@ -22,9 +19,8 @@ def jobs_group() -> None:
 
 
 def _gate_state() -> tuple[Settings, Redis, FleetState]:
-    settings = get_settings()
-    conn = wait_for_redis(settings, timeout=5)
-    return settings, conn, Gate(conn, Keys(settings.claude_workers_prefix), Timing.from_settings(settings)).read()
+    settings, conn = connect()
+    return settings, conn, gate_state(conn, settings)
 
 
 @jobs_group.command("list")

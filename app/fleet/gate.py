@@ -19,6 +19,7 @@ from app.errors import FleetBlockingError
 from app.fleet import policy
 from app.fleet.keys import Keys
 from app.fleet.state import FleetState
+from app.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,11 @@ class Gate:
         self.keys = keys
         self.timing = timing
         self.rng = rng or random.Random()
+
+    @classmethod
+    def of(cls, conn: Redis, settings: Settings) -> Gate:
+        """The gate of the deployment ``settings`` describe."""
+        return cls(conn, Keys(settings.claude_workers_prefix), policy.Timing.from_settings(settings))
 
     # -- reading ---------------------------------------------------------------------
     def read(self) -> FleetState:

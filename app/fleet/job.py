@@ -38,8 +38,6 @@ from app.errors import (
 )
 from app.fleet import attempts, stats
 from app.fleet.gate import Gate
-from app.fleet.keys import Keys
-from app.fleet.policy import Timing
 from app.jobs.spec import JobSpec
 from app.jobs.workspace import job_workspace
 from app.settings import Settings, get_settings
@@ -51,10 +49,6 @@ T = TypeVar("T")
 
 #: returned ``Retry`` objects never hit RQ's own limit: our budgets decide
 UNLIMITED = 10**9
-
-
-def gate_for(job: Job, settings: Settings) -> Gate:
-    return Gate(job.connection, Keys(settings.claude_workers_prefix), Timing.from_settings(settings))
 
 
 def requeue_command(job_id: str) -> str:
@@ -86,7 +80,7 @@ def guarded(call: Callable[[], T], settings: Settings | None = None) -> T | Retr
     if job is None:
         return call()
     settings = settings or get_settings()
-    gate = gate_for(job, settings)
+    gate = Gate.of(job.connection, settings)
     keys = gate.keys
     state = gate.read()
     probe = False

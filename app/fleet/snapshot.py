@@ -12,9 +12,7 @@ from typing import Any
 
 from redis import Redis
 
-from app.fleet.gate import Gate
 from app.fleet.keys import Keys
-from app.fleet.policy import Timing
 from app.fleet.state import FleetState
 from app.settings import Settings
 
@@ -51,10 +49,6 @@ class FleetSnapshot:
             },
             "workers": self.workers,
         }
-
-
-def gate_for(conn: Redis, settings: Settings) -> Gate:
-    return Gate(conn, Keys(settings.claude_workers_prefix), Timing.from_settings(settings))
 
 
 def take(conn: Redis, settings: Settings, *, with_workers: bool = True) -> FleetSnapshot:

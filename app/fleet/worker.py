@@ -37,7 +37,6 @@ from app.claude.credentials import CLAUDE_LOGIN_FILE, STORED_CREDENTIAL_FILE
 from app.fleet.gate import Gate
 from app.fleet.job import final_failures_are_final
 from app.fleet.keys import Keys
-from app.fleet.policy import Timing
 from app.fleet.state import FleetState
 from app.health import WorkerInfo
 from app.proc import die_with_parent
@@ -96,7 +95,7 @@ class ClaudeWorker(Worker):
         kwargs.setdefault("exception_handlers", [final_failures_are_final])
         super().__init__(queues, **kwargs)
         self.settings = settings
-        self.gate = Gate(self.connection, Keys(settings.claude_workers_prefix), Timing.from_settings(settings))
+        self.gate = Gate.of(self.connection, settings)
         self.probing = False
         self.shutdown_requested = False
         self.info = WorkerInfo()

@@ -17,8 +17,8 @@ from pydantic import ValidationError
 from redis import Redis
 
 from app.errors import ClaudeWorkersError
+from app.fleet.gate import Gate
 from app.fleet.keys import Keys
-from app.fleet.snapshot import gate_for
 from app.jobs import service
 from app.jobs.spec import JobSpec
 from app.jobs.submit import enqueue
@@ -142,7 +142,7 @@ def _mapping(conn: Redis, settings: Settings, batch_id: str) -> tuple[list[str],
 def results(conn: Redis, settings: Settings, batch_id: str) -> Iterator[dict[str, Any]]:
     """One object per ``custom_id``, in submission order."""
     order, jobs = _mapping(conn, settings, batch_id)
-    gate = gate_for(conn, settings).read()
+    gate = Gate.of(conn, settings).read()
     for custom_id in order:
         job_id = jobs.get(custom_id)
         try:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import sys
 import threading
 import time
 import uuid
@@ -135,6 +136,13 @@ _ERRORS: dict[str, tuple[int, str, str, dict[str, str]]] = {
 }
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # clients the tests kill on purpose (a SIGKILLed CLI) hang up mid-answer: not an error
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 class FakeAnthropicAPI:
     """A threaded HTTP server on 127.0.0.1 playing the Anthropic API."""
 
@@ -144,7 +152,7 @@ class FakeAnthropicAPI:
         self._default = Reply.success()
         self._queue: deque[Reply] = deque()
         self._stopping = threading.Event()
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), _make_handler(self))
+        self._server = _QuietServer(("127.0.0.1", port), _make_handler(self))
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
 

@@ -175,8 +175,14 @@ def test_missing_result_line_is_a_failure() -> None:
     assert isinstance(root, InvalidRequest) and "IS_SANDBOX" in str(root)
 
 
-def test_only_429_retries_are_cut_short() -> None:
-    cut = retry_to_cut({"subtype": "api_retry", "error_status": 429, "retry_delay_ms": 7000, "error": "rate_limit"})
+def test_which_retries_are_cut_short() -> None:
+    rate = {"subtype": "api_retry", "error_status": 429, "retry_delay_ms": 7000, "error": "rate_limit"}
+    cut = retry_to_cut(rate, can_refresh=False)
     assert isinstance(cut, RateLimited) and cut.retry_after == 7.0
-    assert retry_to_cut({"subtype": "api_retry", "error_status": 500, "error": "server_error"}) is None
-    assert retry_to_cut({"subtype": "api_retry", "error_status": 401, "error": "authentication_failed"}) is None
+    assert (
+        retry_to_cut({"subtype": "api_retry", "error_status": 500, "error": "server_error"}, can_refresh=False) is None
+    )
+    rejected = {"subtype": "api_retry", "error_status": 401, "error": "authentication_failed"}
+    assert isinstance(retry_to_cut(rejected, can_refresh=False), AuthRequired)
+    # a claude.ai login may refresh its token and succeed on the CLI's own retry
+    assert retry_to_cut(rejected, can_refresh=True) is None
