@@ -5,13 +5,15 @@ python -m bench.run_worker raw|ours QUEUE REDIS_URL
 
 from __future__ import annotations
 
+import os
 import sys
 
 from redis import Redis
 from rq import Queue, Worker
 
+import bench.jobs  # noqa: F401 - both kinds import the job module once, before forking
 from app.fleet.worker import ClaudeWorker
-from app.settings import Settings
+from app.settings import get_settings
 
 
 def main() -> None:
@@ -21,8 +23,9 @@ def main() -> None:
     if kind == "raw":
         worker: Worker = Worker([queue], connection=conn)
     else:
-        settings = Settings(_env_file=None, redis_url=url, claude_workers_prefix=queue_name)  # type: ignore[call-arg]
-        worker = ClaudeWorker([queue], settings=settings, connection=conn)
+        # as `claude-workers worker` does: settings read once, before the first fork
+        os.environ.update(REDIS_URL=url, CLAUDE_WORKERS_PREFIX=queue_name)
+        worker = ClaudeWorker([queue], settings=get_settings(), connection=conn)
     worker.work(burst=True, logging_level="WARNING")
 
 

@@ -24,17 +24,23 @@ from tests.conftest import PYTHON, ROOT, cli_env
 SHARED_REDIS = os.environ.get("CLAUDE_WORKERS_TEST_REDIS", "redis://127.0.0.1:6379")
 
 
+#: the key by which the suite marks a database of the shared server as its own
+TEST_DB_MARKER = "claude-workers:test-database"
+
+
 def find_empty_db(base: str = SHARED_REDIS) -> str:
-    """A database on the shared server that holds nothing but our own leftovers (never db 0)."""
+    """A database of the shared server that is empty or already marked as this suite's (never db 0).
+
+    Only a database carrying the marker is flushed, so nothing the suite did not write is touched.
+    """
     for db in range(15, 0, -1):
         url = f"{base}/{db}"
         conn = Redis.from_url(url)
-        keys = conn.keys("*")
-        if all(k.startswith((b"rq:", b"cwt-")) for k in keys):
-            for key in keys:  # our own leftovers from an interrupted run
-                conn.delete(key)
+        if conn.dbsize() == 0 or conn.exists(TEST_DB_MARKER):
+            conn.flushdb()
+            conn.set(TEST_DB_MARKER, "tests and benchmarks of claude-workers; flushed at each run")
             return url
-    raise RuntimeError("no empty Redis database on the shared server for the tests")
+    raise RuntimeError("no empty Redis database on the shared server for the tests (all of 1-15 hold data)")
 
 
 def free_port() -> int:

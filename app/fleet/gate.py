@@ -100,8 +100,20 @@ class Gate:
             )
         return state
 
-    def report_success(self, *, attempt_started_at: float, probe: bool) -> FleetState:
+    def report_success(self, *, attempt_started_at: float, probe: bool, was_open: bool = False) -> FleetState:
+        """Record a success; it opens a closed gate when it proves Claude works again.
+
+        ``was_open``: the caller saw the gate open when its run started. Then, unless the gate
+        closed meanwhile, only ``last_success_at`` changes: one write, no transaction (this is
+        the path of every ordinary job).
+        """
         now = time.time()
+        if was_open and not probe:
+            current = self.read()
+            if current.is_open:
+                self.conn.hset(self.keys.fleet, "last_success_at", str(now))
+                current.last_success_at = now
+                return current
         before = self.read()
         state, changed = self._update(
             lambda cur: policy.on_success(cur, now=now, attempt_started_at=attempt_started_at, probe=probe)

@@ -142,7 +142,7 @@ def guarded(call: Callable[[], T], settings: Settings | None = None) -> T | Retr
         stats.record(job.connection, keys, "retries:error")
         job.enqueue_at_front_on_retry = False
         return Retry(max=UNLIMITED, interval=delay)
-    gate.report_success(attempt_started_at=started, probe=probe)
+    gate.report_success(attempt_started_at=started, probe=probe, was_open=state.is_open)
     cost = value.get("cost_usd") if isinstance(value, dict) else None
     ended("ok", cost=cost if isinstance(cost, int | float) else None)
     log.info(
