@@ -125,6 +125,8 @@ class _Server(ThreadingHTTPServer):
 def _handler(server: HealthServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # headers and body are two writes; with Nagle, keep-alive clients wait ~40 ms for the body
+        disable_nagle_algorithm = True
 
         def log_message(self, format: str, *args: Any) -> None:
             log.debug("%s " + format, self.address_string(), *args)

@@ -2,8 +2,9 @@
 
 Ours: a worker's /health while it runs a stream of 0.5 s jobs (a stand-in that calls the fake
 API). Baseline: a bare stdlib HTTP server answering {} on the same machine in the same run
-(the floor of Python HTTP here). Claude calls made by health = requests the fake API saw minus
-the jobs' own attempts: the goal is zero.
+(the floor of Python HTTP here). The worker is given a credential of its own, different from the
+key the stand-in jobs send; Claude calls made by health are the requests that carry it: the goal
+is zero.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ def load(url: str) -> list[float]:
 
 class _Bare(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # the floor of Python HTTP, not of Nagle's algorithm
 
     def do_GET(self) -> None:
         self.send_response(200)
@@ -72,7 +74,9 @@ def main() -> list[Figure]:
         url = find_empty_db()
         fake.always(Reply.success(delay=0.5))
         port = free_port()
-        with running_fleet(url, Path(scratch), HEALTH_PORT=str(port)) as fleet:
+        worker_key = "sk-ant-worker-credential"
+        env = {"HEALTH_PORT": str(port), "ANTHROPIC_API_KEY": worker_key, "ANTHROPIC_BASE_URL": fake.url}
+        with running_fleet(url, Path(scratch), **env) as fleet:
             fleet.start_workers(1)
             queue = Queue(fleet.prefix, connection=fleet.conn)
             for _ in range(40):
@@ -80,10 +84,7 @@ def main() -> list[Figure]:
             wait_until(lambda: fleet.conn.llen(f"rq:queue:{fleet.prefix}") < 40, 20, what="jobs to start")
             ours = load(f"http://127.0.0.1:{port}/health")
             busy = fleet.finished()
-            attempts = sum(
-                int(v) for k, v in fleet.conn.hgetall(f"{fleet.prefix}:stats").items() if k.startswith(b"attempts:")
-            )
-            health_calls = len(fake.message_requests()) - attempts
+            health_calls = sum(1 for r in fake.message_requests() if r.headers.get("x-api-key") == worker_key)
             running = len(fake.message_requests())
         bare = ThreadingHTTPServer(("127.0.0.1", 0), _Bare)
         threading.Thread(target=bare.serve_forever, daemon=True).start()

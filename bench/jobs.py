@@ -6,12 +6,9 @@ counted there) and raises the typed error the runner would raise.
 
 from __future__ import annotations
 
-import json
-import urllib.error
-import urllib.request
-
-from app.errors import AuthRequired, UsageLimitReached
+from app.errors import UsageLimitReached
 from app.fleet.job import claude_job
+from bench import plain_jobs
 
 
 def noop() -> str:
@@ -22,25 +19,11 @@ guarded_noop = claude_job(noop)
 
 
 def call_fake(url: str, key: str = "sk-ant-bench") -> str:
-    request = urllib.request.Request(
-        f"{url}/v1/messages",
-        data=json.dumps(
-            {"model": "claude-sonnet-5-5", "max_tokens": 8, "messages": [{"role": "user", "content": "say OK"}]}
-        ).encode(),
-        headers={"content-type": "application/json", "x-api-key": key},
-    )
     try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return str(json.loads(response.read())["content"][0]["text"])
-    except urllib.error.HTTPError as exc:
-        if exc.code == 429:
-            reset = exc.headers.get("anthropic-ratelimit-unified-reset")
-            raise UsageLimitReached(
-                "You've hit your 5-hour limit", resets_at=float(reset) if reset else None, limit_type="five_hour"
-            ) from None
-        if exc.code == 401:
-            raise AuthRequired("Invalid API key") from None
-        raise
+        return plain_jobs.call_fake(url, key)
+    except plain_jobs.UsageLimit as exc:
+        reset = float(exc.args[0]) if exc.args and exc.args[0] else None
+        raise UsageLimitReached("You've hit your 5-hour limit", resets_at=reset, limit_type="five_hour") from None
 
 
 guarded_call_fake = claude_job(call_fake)

@@ -22,7 +22,7 @@ from tests.fakes.anthropic_api import FakeAnthropicAPI, Reply
 from tests.fleet_harness import find_empty_db, running_fleet, wait_until
 
 JOBS = 500
-STEP_S = 10
+STEP_S = 25
 
 
 def calls_in(fake: FakeAnthropicAPI, start: float, end: float) -> int:
@@ -55,7 +55,7 @@ def baseline(url: str, fake: FakeAnthropicAPI) -> tuple[int, float]:
     started = time.time()
     with conn.pipeline() as pipe:
         for _ in range(JOBS):
-            queue.enqueue("bench.jobs.call_fake", fake.url, retry=Retry(max=5, interval=[STEP_S]), pipeline=pipe)
+            queue.enqueue("bench.plain_jobs.call_fake", fake.url, retry=Retry(max=5, interval=[STEP_S]), pipeline=pipe)
         pipe.execute()
     procs = [
         subprocess.Popen(

@@ -1,4 +1,4 @@
-"""Run every benchmark and write docs/benchmarks.md.   python -m bench.run_all [--quick]
+"""Run every benchmark and write docs/benchmarks.md.   python -m bench.run_all [--quick] [--only=a,b]
 
 Each benchmark runs in its own process and prints its figure beside its baseline; this collects
 bench/results/*.json into the document. --quick takes the CLI-defaults baseline of
@@ -27,7 +27,10 @@ SCRIPTS = [
 
 def main() -> None:
     quick = "--quick" in sys.argv
+    only = [a.removeprefix("--only=") for a in sys.argv if a.startswith("--only=")]
     for script in SCRIPTS:
+        if only and script.rsplit(".", 1)[1] not in only[0].split(","):
+            continue
         print(f"== {script}", flush=True)
         args = [sys.executable, "-m", script] + (["--quick"] if quick and script == "bench.error_surfacing" else [])
         subprocess.run(args, cwd=ROOT, check=True)
@@ -35,7 +38,7 @@ def main() -> None:
 
 
 def write_doc(quick: bool) -> None:
-    rows = [json.loads(p.read_text()) for p in sorted(RESULTS.glob("*.json"))]
+    rows = [r for r in (json.loads(p.read_text()) for p in sorted(RESULTS.glob("*.json"))) if "name" in r]
     info = machine()
     lines = [
         "# Benchmarks",

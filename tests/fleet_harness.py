@@ -172,7 +172,7 @@ class Fleet:
 def running_fleet(redis_url: str, tmp_path: Path, **env: str) -> Iterator[Fleet]:
     prefix = f"cwt-{uuid.uuid4().hex[:8]}"
     logs = tmp_path / "logs"
-    logs.mkdir(exist_ok=True)
+    logs.mkdir(parents=True, exist_ok=True)
     config_dir = Path(os.environ["CLAUDE_CONFIG_DIR"])
     fleet = Fleet(redis_url, prefix, config_dir, logs, dict(env))
     try:

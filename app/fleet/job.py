@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
+from pydantic import ValidationError
 from rq import Retry, get_current_job
 from rq.job import Job
 
@@ -142,6 +143,9 @@ def guarded(call: Callable[[], T], settings: Settings | None = None) -> T | Retr
         stats.record(job.connection, keys, "retries:error")
         job.enqueue_at_front_on_retry = False
         return Retry(max=UNLIMITED, interval=delay)
+    except Exception as error:  # a bug or an OS error: record it, then let RQ's failure handling run
+        ended("crashed", f"{type(error).__name__}: {error}")
+        raise
     gate.report_success(attempt_started_at=started, probe=probe, was_open=state.is_open)
     cost = value.get("cost_usd") if isinstance(value, dict) else None
     ended("ok", cost=cost if isinstance(cost, int | float) else None)
@@ -167,8 +171,12 @@ def claude_job(func: Callable[P, T]) -> Callable[P, T | Retry]:
 def run_claude_job(spec: dict[str, Any]) -> dict[str, Any] | Retry:
     """The function the queue runs for a submitted job spec."""
     settings = get_settings()
-    parsed = JobSpec.model_validate(spec)
     job = get_current_job()
+    try:
+        parsed = JobSpec.model_validate(spec)
+    except ValidationError as exc:
+        where = job.id if job is not None else "this job"
+        raise JobFailed(f"Job {where} has an invalid spec and cannot run: {exc.errors()[0]['msg']}") from None
     job_id = job.id if job is not None else f"local-{time.time_ns()}"
 
     def call() -> dict[str, Any]:

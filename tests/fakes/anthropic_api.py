@@ -212,6 +212,7 @@ class FakeAnthropicAPI:
 def _make_handler(fake: FakeAnthropicAPI) -> type[BaseHTTPRequestHandler]:  # noqa: C901 - one handler, every reply kind
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True
 
         def log_message(self, format: str, *args: Any) -> None:
             pass
