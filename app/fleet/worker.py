@@ -27,10 +27,12 @@ from types import FrameType
 from typing import Any
 
 import redis
-from rq import Queue, Worker
+from rq import Queue, Worker, worker_registration
 from rq.exceptions import StopRequested
 from rq.job import Job, JobStatus
+from rq.registry import clean_registries
 from rq.scheduler import RQScheduler
+from rq.utils import now as utcnow
 from rq.worker import WorkerStatus
 
 from app.claude.credentials import CLAUDE_LOGIN_FILE, STORED_CREDENTIAL_FILE
@@ -48,6 +50,8 @@ log = logging.getLogger("app.worker")
 #: how long past its last heartbeat a running job counts as abandoned
 EXECUTION_GRACE_S = 20
 HEARTBEAT_WHILE_WAITING_S = 5.0
+#: how long a registry-cleaning lock outlives a worker killed while holding it
+CLEAN_LOCK_TTL_S = 60
 
 
 _preload: threading.Thread | None = None
@@ -117,6 +121,22 @@ class ClaudeWorker(Worker):
                 self.scheduler.register_death()
         else:
             self.scheduler.start()  # type: ignore[no-untyped-call]
+
+    def clean_registries(self) -> None:
+        """RQ's registry cleaning (abandoned-job recovery), under a lock that expires in a minute.
+
+        RQ holds this lock for 899 s; a worker killed while cleaning (a few milliseconds) would
+        stop every worker from recovering abandoned jobs for 15 minutes.
+        """
+        for queue in self.queues:
+            if self.connection.set(queue.registry_cleaning_key, 1, nx=True, ex=CLEAN_LOCK_TTL_S):
+                try:
+                    clean_registries(queue, self._exc_handlers)
+                    worker_registration.clean_worker_registry(queue)
+                    queue.intermediate_queue.cleanup(self, queue)
+                finally:
+                    queue.release_maintenance_lock()
+        self.last_cleaned_at = utcnow()  # type: ignore[assignment]  # RQ declares it None-only
 
     # -- the gate ----------------------------------------------------------------------
     def check_for_suspension(self, burst: bool) -> None:
