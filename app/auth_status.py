@@ -30,7 +30,7 @@ def fleet_snapshot(conn: Redis | None, settings: Settings) -> FleetSnapshot | No
     if conn is None:
         return None
     try:
-        return take(conn, settings)
+        return take(conn, settings, with_workers=False)  # health and auth show no worker list
     except (redis.RedisError, OSError):
         return None
 

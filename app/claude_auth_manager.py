@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-import redis
 from redis import Redis
 
 from app.auth_status import auth_status
@@ -39,7 +38,7 @@ from app.claude.runner import run_claude
 from app.errors import SETUP_COMMAND, ClaudeError, ConfigError, FleetBlockingError
 from app.fleet.gate import Gate
 from app.logs import configure_logging
-from app.redis_conn import redact_url
+from app.redis_conn import connect, ping, redact_url
 from app.settings import Settings, get_settings
 
 TEST_PROMPT = "Reply with exactly: OK"
@@ -53,12 +52,8 @@ MENU = """How should the fleet reach Claude?
 
 
 def _redis(settings: Settings) -> Redis | None:
-    conn = Redis.from_url(settings.effective_redis_url, socket_timeout=2, socket_connect_timeout=1)
-    try:
-        conn.ping()
-    except (redis.RedisError, OSError):
-        return None
-    return conn
+    conn = connect(settings, socket_timeout=2, connect_timeout=1)
+    return conn if ping(conn) else None
 
 
 def _tell_fleet(settings: Settings) -> bool:

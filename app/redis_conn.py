@@ -20,14 +20,20 @@ def redact_url(url: str) -> str:
     return f"{scheme}://***@{host}"
 
 
-def connect(settings: Settings) -> Redis:
-    return Redis.from_url(settings.effective_redis_url, health_check_interval=15, socket_connect_timeout=5)
+def connect(settings: Settings, *, socket_timeout: float | None = None, connect_timeout: float = 5.0) -> Redis:
+    """A client for REDIS_URL; ``socket_timeout`` bounds every command (for answers that must not hang)."""
+    return Redis.from_url(
+        settings.effective_redis_url,
+        health_check_interval=15,
+        socket_timeout=socket_timeout,
+        socket_connect_timeout=connect_timeout,
+    )
 
 
 def ping(conn: Redis) -> bool:
     try:
         return bool(conn.ping())
-    except (redis.ConnectionError, redis.TimeoutError, OSError):
+    except (redis.RedisError, OSError):
         return False
 
 

@@ -20,6 +20,7 @@ from app.fleet.snapshot import take
 from app.jobs import batch, service
 from app.jobs.spec import JobSpec
 from app.jobs.submit import enqueue
+from app.redis_conn import connect
 from app.settings import Settings
 
 Status = Literal["queued", "scheduled", "waiting", "started", "finished", "failed", "canceled"]
@@ -94,7 +95,7 @@ def _authorizer(token: str | None) -> Callable[..., None]:
 
 
 def create_app(settings: Settings, conn: Redis | None = None) -> FastAPI:
-    conn = conn or Redis.from_url(settings.effective_redis_url, socket_timeout=5, socket_connect_timeout=2)
+    conn = conn or connect(settings, socket_timeout=5, connect_timeout=2)
     token = settings.claude_workers_api_token.get_secret_value() if settings.claude_workers_api_token else None
     app = FastAPI(
         title="claude-workers",

@@ -10,13 +10,12 @@ from __future__ import annotations
 import logging
 
 import click
-from redis import Redis
 
 from app.claude.credentials import inspect_credentials
 from app.errors import SETUP_COMMAND
 from app.fleet.worker import preload_api_engine, run_worker
 from app.health import HealthServer, WorkerInfo
-from app.redis_conn import redact_url, wait_for_redis
+from app.redis_conn import connect, redact_url, wait_for_redis
 from app.settings import Settings, get_settings
 
 log = logging.getLogger("app.worker")
@@ -34,8 +33,7 @@ BANNER = """
 
 
 def start_health(settings: Settings, info: WorkerInfo) -> tuple[HealthServer, int]:
-    conn = Redis.from_url(settings.effective_redis_url, socket_timeout=1.0, socket_connect_timeout=0.5)
-    server = HealthServer(settings, info, conn)
+    server = HealthServer(settings, info, connect(settings, socket_timeout=1.0, connect_timeout=0.5))
     port = server.bind(settings.health_host, settings.health_port)
     server.serve_in_background()
     return server, port

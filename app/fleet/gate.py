@@ -130,13 +130,6 @@ class Gate:
             log.info("credentials changed: probing at once")
         return state
 
-    def force_open(self, reason: str = "opened by operator") -> FleetState:
-        now = time.time()
-        state, _ = self._update(
-            lambda cur: FleetState(since=now, reason=reason, last_success_at=cur.last_success_at, updated_at=now)
-        )
-        return state
-
     # -- the probe lock ----------------------------------------------------------------
     def acquire_probe(self, owner: str) -> bool:
         return bool(self.conn.set(self.keys.probe_lock, owner, nx=True, px=PROBE_LOCK_TTL_MS))

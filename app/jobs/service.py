@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from redis import Redis
+from rq import Queue
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry
@@ -94,9 +95,7 @@ def job_view(job: Job, gate: FleetState | None = None) -> dict[str, Any]:
     return view
 
 
-def queue_for_job(job: Job) -> Any:
-    from rq import Queue
-
+def queue_for_job(job: Job) -> Queue:
     return Queue(job.origin, connection=job.connection)
 
 

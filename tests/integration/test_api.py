@@ -22,6 +22,13 @@ pytestmark = pytest.mark.integration
 TOKEN = "test-api-token-" + "x" * 16
 
 
+def run_app(env: dict[str, str], *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """``python -m app ARGS`` as a user runs it."""
+    return subprocess.run(
+        [PYTHON, "-m", "app", *args], env=env, capture_output=True, text=True, cwd=ROOT, timeout=timeout
+    )
+
+
 @contextlib.contextmanager
 def api_server(fleet: Fleet, tmp_path: Path, *args: str, **env: str) -> Iterator[tuple[str, Path]]:
     port = free_port()
@@ -135,19 +142,14 @@ def test_batch_of_200_round_trips_by_custom_id(fleet: Fleet, tmp_path: Path, fak
     path.write_text("\n".join(lines) + "\n")
     env = cli_env(**fleet.settings_env())
 
-    def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [PYTHON, "-m", "app", *args], env=env, capture_output=True, text=True, cwd=ROOT, timeout=300
-        )
-
-    first = cli("batch", "submit", str(path), "--json")
+    first = run_app(env, "batch", "submit", str(path), "--json")
     assert first.returncode == 0, first.stderr
     summary = json.loads(first.stdout)
     assert (summary["total"], summary["new"]) == (200, 200)
-    again = json.loads(cli("batch", "submit", str(path), "--json").stdout)
+    again = json.loads(run_app(env, "batch", "submit", str(path), "--json").stdout)
     assert (again["id"], again["new"], again["existing"]) == (summary["id"], 0, 200)
 
-    results = cli("batch", "results", summary["id"], "--wait")
+    results = run_app(env, "batch", "results", summary["id"], "--wait")
     assert results.returncode == 0, results.stderr
     rows = [json.loads(line) for line in results.stdout.splitlines()]
     assert [r["custom_id"] for r in rows] == [f"row-{n:03}" for n in range(200)]
@@ -238,51 +240,16 @@ def test_openapi_fuzzing_finds_no_server_error(fleet: Fleet) -> None:
 def test_cli_submit_wait_prints_the_result(fleet: Fleet, claude_bin: str) -> None:
     fleet.start_workers(1)
     env = cli_env(**fleet.settings_env())
-    done = subprocess.run(
-        [PYTHON, "-m", "app", "submit", "say OK", "--wait"],
-        env=env,
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=120,
-    )
+    done = run_app(env, "submit", "say OK", "--wait", timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "OK"
-    as_json = subprocess.run(
-        [PYTHON, "-m", "app", "submit", "say OK", "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=60,
-    )
-    job = json.loads(as_json.stdout)
+    job = json.loads(run_app(env, "submit", "say OK", "--json", timeout=60).stdout)
     assert job["id"] and job["spec"]["prompt"] == "say OK"
-    status = json.loads(
-        subprocess.run(
-            [PYTHON, "-m", "app", "status", "--json"], env=env, capture_output=True, text=True, cwd=ROOT, timeout=60
-        ).stdout
-    )
+    status = json.loads(run_app(env, "status", "--json", timeout=60).stdout)
     assert status["state"] == "ready" and len(status["workers"]) == 1
-    listed = json.loads(
-        subprocess.run(
-            [PYTHON, "-m", "app", "jobs", "list", "--json"],
-            env=env,
-            capture_output=True,
-            text=True,
-            cwd=ROOT,
-            timeout=60,
-        ).stdout
-    )
+    listed = json.loads(run_app(env, "jobs", "list", "--json", timeout=60).stdout)
     assert job["id"] in {j["id"] for j in listed["jobs"]}
-    bad = subprocess.run(
-        [PYTHON, "-m", "app", "submit", "x", "--max-turns", "0"],
-        env=env,
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=60,
-    )
+    bad = run_app(env, "submit", "x", "--max-turns", "0", timeout=60)
     assert bad.returncode == 2 and "max-turns" in bad.stderr and "Traceback" not in bad.stderr
 
 
