@@ -1,46 +1,59 @@
-# claude-workers: one image for the worker and the API.
+# claude-workers: one image for the worker, the health gateway and the API.
 #   docker compose up -d                      (see docker-compose.yml)
 #   docker compose exec worker python -m app.claude_auth_manager setup
+#
+# It runs as the unprivileged user `claude` (uid 10001) whose home is /root, so the guide's
+# paths hold: the shared login is /root/.config/claude (the claude_config volume), and
+# `docker compose exec worker claude` finds it. tini is PID 1: it reaps the processes the
+# Claude CLI leaves behind and passes signals on.
 
-# --- the pinned Claude Code CLI (a native binary; Node is only needed to install it) ---------
+# --- the pinned Claude Code CLI: only its native binary is kept (Node is not needed to run it) ---
 FROM node:22-bookworm-slim AS claude-cli
 WORKDIR /opt/claude
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund --loglevel=error \
- && node_modules/.bin/claude --version
+ && cp node_modules/@anthropic-ai/claude-code/bin/claude.exe /opt/claude/claude \
+ && rm -rf node_modules \
+ && /opt/claude/claude --version
 
-# --- the service ---------------------------------------------------------------------------
+# --- the service ---------------------------------------------------------------------------------
 FROM python:3.11-slim-bookworm
 
 ENV PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_NO_CACHE_DIR=1 \
+    HOME=/root \
     CLAUDE_CONFIG_DIR=/root/.config/claude \
     CLAUDE_WORKSPACE_ROOT=/workspaces \
     CLAUDE_WORKERS_DATA_DIR=/var/lib/claude-workers \
     HEALTH_HOST=0.0.0.0 \
     HEALTH_PORT=8080
 
+# tini: the init (git is left out: nothing here needs it; add it in a derived image for agent jobs that do)
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates curl git \
- && rm -rf /var/lib/apt/lists/*
+ && apt-get install -y --no-install-recommends ca-certificates tini \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --uid 10001 --user-group --home-dir /root --no-create-home --shell /bin/bash claude \
+ && mkdir -p /root/.config/claude /workspaces /var/lib/claude-workers \
+ && chown -R claude:claude /root /workspaces /var/lib/claude-workers \
+ && chmod 700 /root /root/.config/claude
 
 WORKDIR /app
 COPY requirements.lock ./
-RUN pip install --no-cache-dir -r requirements.lock
+RUN pip install -r requirements.lock
 
-COPY --from=claude-cli /opt/claude/node_modules /opt/claude/node_modules
-RUN ln -s /opt/claude/node_modules/.bin/claude /usr/local/bin/claude && claude --version
-
+COPY --from=claude-cli /opt/claude/claude /usr/local/bin/claude
 COPY pyproject.toml README.md ./
 COPY app ./app
-RUN pip install --no-cache-dir --no-deps . \
- && mkdir -p /root/.config/claude /workspaces && chmod 700 /root/.config/claude
+RUN pip install --no-deps . && rm -rf /app/build
 COPY docker/entrypoint.sh /usr/local/bin/entrypoint.sh
 
-VOLUME ["/root/.config/claude"]
+USER claude
+VOLUME ["/root/.config/claude", "/workspaces"]
 EXPOSE 8080 8000
-HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
-  CMD curl -fsS http://localhost:8080/health >/dev/null || exit 1
+HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
+  CMD ["python", "-m", "app.probe", "http://127.0.0.1:8080/live"]
 
-ENTRYPOINT ["entrypoint.sh"]
+ENTRYPOINT ["tini", "--", "entrypoint.sh"]
 CMD ["worker"]

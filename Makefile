@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup test lint typecheck check up clean bench
+.PHONY: setup test docker-test lint typecheck check up clean bench
 
 # Python deps from the lock file, the package in editable mode, the pinned Claude CLI.
 setup: $(VENV)/.installed node_modules/.bin/claude
@@ -30,6 +30,10 @@ typecheck: setup
 # The whole suite: lint, types, unit and integration tests (real Redis, real Claude CLI).
 test: setup lint typecheck
 	$(BIN)/pytest
+
+# The guide's Docker story on a real engine: starts it, builds the image, plays, stops it (about 5 min).
+docker-test: setup
+	tests/docker/run.sh
 
 # A local fleet: embedded Redis unless REDIS_URL is set, workers, health endpoints.
 up: setup

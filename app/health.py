@@ -1,19 +1,26 @@
-"""The health server every worker runs: ``/health``, ``/auth`` and ``/metrics``.
+"""The health server every worker runs: ``/health``, ``/auth``, ``/live``, ``/ready``, ``/metrics``.
 
 A plain threaded HTTP server in the worker's main process: it answers while a job runs (jobs
 run in forked processes), reads only files and Redis, and never calls Claude.
+
+* ``/health`` (always 200): the fleet state in the guide's words, for people and dashboards.
+* ``/live`` (200 or 503): the worker can serve jobs: its loop is alive and Redis answers. A
+  missing login or a usage limit never fails it, so no orchestrator restarts a worker for
+  them. The compose healthcheck and a Kubernetes liveness probe use it.
+* ``/ready`` (200 or 503): live, and the fleet can run Claude jobs now (logged in, gate open).
+* ``/auth``: the credential in detail (its source, fingerprint and files) for loopback clients
+  or those that send the API token; anyone else gets the state without the detail.
 """
 
 from __future__ import annotations
 
-import contextlib
 import errno
+import hmac
+import ipaddress
 import json
 import logging
-import socket
 import threading
 import time
-from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -22,24 +29,22 @@ from prometheus_client.core import CollectorRegistry
 from redis import Redis
 
 from app import __version__
-from app.auth_status import auth_status, fleet_snapshot, is_authenticated
+from app.auth_status import auth_status, fleet_snapshot, is_authenticated, state_word
 from app.claude.credentials import inspect_credentials
 from app.errors import ConfigError
+from app.fleet.presence import WorkerInfo
+from app.fleet.state import ACTIONS, SEED_LABELS
 from app.metrics import FleetCollector
 from app.settings import Settings
 
 log = logging.getLogger("app.health")
 
 DEFAULT_PORTS = range(8080, 8090)
-
-
-@dataclass
-class WorkerInfo:
-    """What the worker process tells its health server; updated as jobs start and end."""
-
-    name: str = "starting"
-    started_at: float = field(default_factory=time.time)
-    current_job: str | None = None
+#: host names a browser uses for this machine; any other Host is refused the credential detail
+ENDPOINTS = ("/health", "/live", "/ready", "/auth", "/metrics")
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]", "::1")
+#: the credential detail that only trusted clients see
+PRIVATE_AUTH_FIELDS = ("config_dir", "files", "ignored", "problems", "credential")
 
 
 class HealthServer:
@@ -51,18 +56,24 @@ class HealthServer:
         self.registry.register(FleetCollector(settings, conn))
         self.httpd: ThreadingHTTPServer | None = None
 
-    # -- the three answers ---------------------------------------------------------
+    # -- the answers ---------------------------------------------------------------------
     def health(self) -> dict[str, Any]:
         report = inspect_credentials(self.settings)
         snap = fleet_snapshot(self.conn, self.settings)
         gate = snap.gate if snap else None
         authenticated = is_authenticated(report, gate)
+        state = (
+            state_word(report, gate) if snap is not None else ("auth_required" if not report.configured else "unknown")
+        )
         return {
-            "status": "ok" if snap is not None and authenticated and gate is not None and gate.is_open else "degraded",
+            "status": "ok" if state == "ready" and authenticated else "degraded",
             "authenticated": authenticated,
-            "state": gate.state if gate else ("auth_required" if not report.configured else "unknown"),
-            "label": gate.label if gate else None,
+            "state": state,
+            "label": SEED_LABELS.get(state, state),
+            "action": ACTIONS.get(state, "Check Redis (REDIS_URL) and the worker log."),
+            "live": self.live()[0],
             "worker": self.info.name,
+            "health_slot": self.info.slot,
             "current_job": self.info.current_job,
             "queue_depth": snap.queued if snap else None,
             "runnable_depth": snap.runnable if snap else None,
@@ -72,10 +83,57 @@ class HealthServer:
             "uptime_s": round(time.time() - self.info.started_at, 1),
         }
 
-    def auth(self) -> dict[str, Any]:
+    def live(self) -> tuple[bool, dict[str, Any]]:
+        """Whether this worker can serve jobs: its loop beat recently and Redis answers."""
+        silent = time.time() - self.info.last_beat
+        limit = 2 * self.settings.claude_worker_ttl + 30
+        try:
+            redis_ok = bool(self.conn.ping())
+        except Exception:  # any failure to answer is "unreachable"
+            redis_ok = False
+        live = silent <= limit and redis_ok
+        problems = []
+        if silent > limit:
+            problems.append(f"the worker loop has not run for {silent:.0f}s (limit {limit}s)")
+        if not redis_ok:
+            problems.append("Redis does not answer (check REDIS_URL and the redis service)")
+        return live, {"live": live, "worker": self.info.name, "loop_silent_s": round(silent, 1), "problems": problems}
+
+    def ready(self) -> tuple[bool, dict[str, Any]]:
+        """Live, and able to run Claude jobs now: a credential, and the fleet gate open."""
+        live, detail = self.live()
+        health = self.health()
+        ready = live and health["state"] == "ready" and health["authenticated"]
+        return ready, {**detail, "ready": ready, "state": health["state"], "action": health["action"]}
+
+    def auth(self, trusted: bool = True) -> dict[str, Any]:
         status = auth_status(self.settings, self.conn)
         status["worker"] = self.info.name
+        if not trusted:
+            credential = status.get("credential") or {}
+            for name in PRIVATE_AUTH_FIELDS:
+                status.pop(name, None)
+            status["method"] = credential.get("method")
+            status["detail"] = (
+                "Credential detail is shown to loopback clients and to clients that send "
+                "Authorization: Bearer <CLAUDE_WORKERS_API_TOKEN>; or run: python -m app.claude_auth_manager status"
+            )
         return status
+
+    def is_trusted(self, client_ip: str, host_header: str | None, authorization: str | None) -> bool:
+        """Loopback clients that name this machine, or anyone with the API token."""
+        token = self.settings.claude_workers_api_token
+        if token is not None and authorization:
+            scheme, _, given = authorization.partition(" ")
+            if scheme.lower() == "bearer" and hmac.compare_digest(given.encode(), token.get_secret_value().encode()):
+                return True
+        try:
+            loopback = ipaddress.ip_address(client_ip.removeprefix("::ffff:")).is_loopback
+        except ValueError:
+            loopback = False
+        host = (host_header or "").strip().lower()
+        name = host.rsplit(":", 1)[0] if not host.startswith("[") else host.split("]", 1)[0] + "]"
+        return loopback and name in LOOPBACK_NAMES
 
     def metrics(self) -> bytes:
         return generate_latest(self.registry)
@@ -114,12 +172,9 @@ class HealthServer:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
-    allow_reuse_address = False  # two workers must never share a port
-
-    def server_bind(self) -> None:
-        with contextlib.suppress(OSError):
-            self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 0)
-        super().server_bind()
+    # on Linux SO_REUSEADDR never lets two listeners share a port (that is SO_REUSEPORT); it
+    # only lets a restarted worker bind at once while old connections sit in TIME_WAIT
+    allow_reuse_address = True
 
 
 def _handler(server: HealthServer) -> type[BaseHTTPRequestHandler]:
@@ -147,12 +202,21 @@ def _handler(server: HealthServer) -> type[BaseHTTPRequestHandler]:
             try:
                 if path == "/health":
                     self._json(200, server.health())
+                elif path == "/live":
+                    live, detail = server.live()
+                    self._json(200 if live else 503, detail)
+                elif path == "/ready":
+                    ready, detail = server.ready()
+                    self._json(200 if ready else 503, detail)
                 elif path == "/auth":
-                    self._json(200, server.auth())
+                    trusted = server.is_trusted(
+                        self.client_address[0], self.headers.get("host"), self.headers.get("authorization")
+                    )
+                    self._json(200, server.auth(trusted))
                 elif path == "/metrics":
                     self._send(200, server.metrics(), CONTENT_TYPE_LATEST)
                 else:
-                    self._json(404, {"error": "not found", "endpoints": ["/health", "/auth", "/metrics"]})
+                    self._json(404, {"error": "not found", "endpoints": list(ENDPOINTS)})
             except Exception:
                 log.exception("health endpoint %s failed", path)
                 self._json(500, {"status": "error", "error": "internal error; see the worker log"})

@@ -1,9 +1,10 @@
-"""Process hygiene: children that die with their parent."""
+"""Process hygiene: children that die with their parent, and an init when we are PID 1."""
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import os
 import signal
 
 _PR_SET_PDEATHSIG = 1
@@ -18,3 +19,37 @@ def die_with_parent(sig: int = signal.SIGKILL) -> None:
     """
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, sig)
+
+
+#: what the stand-in init passes on to the program it runs
+_FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
+
+
+def init_if_pid1() -> None:
+    """As PID 1 (a container without an init), split in two: a tiny init and the program.
+
+    PID 1 inherits every orphan of its PID namespace (the Claude CLI starts children of its
+    own), and only an init reaps them. So the parent stays behind as the init: it forwards
+    signals to the program, reaps whatever is reparented to it, and exits with the program's
+    status. The child returns from this call and runs the program. A no-op when not PID 1.
+    """
+    if os.getpid() != 1:
+        return
+    program = os.fork()
+    if program == 0:
+        return
+    for sig in _FORWARDED_SIGNALS:
+        signal.signal(sig, lambda signum, _frame: _forward(program, signum))
+    while True:
+        try:
+            pid, status = os.wait()
+        except ChildProcessError:
+            os._exit(0)
+        if pid == program:
+            code = os.waitstatus_to_exitcode(status)
+            os._exit(code if code >= 0 else 128 - code)
+
+
+def _forward(pid: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signum)

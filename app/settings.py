@@ -26,7 +26,8 @@ REDIS_URL_FILE = "redis.url"
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+    # an empty variable means "not set" everywhere: compose passes every setting as ${NAME:-}
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False, env_ignore_empty=True)
 
     # --- where things are ---------------------------------------------------------
     redis_url: str | None = Field(
@@ -60,7 +61,11 @@ class Settings(BaseSettings):
     claude_api_timeout_ms: int | None = Field(default=None, gt=0)
     claude_model: str | None = None
     claude_api_max_tokens: int = Field(default=4096, gt=0)
-    anthropic_base_url: str | None = None
+    anthropic_base_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^\s/]+(/\S*)?$",
+        description="Where Claude requests go (a gateway, or the tests' fake API). Unset: Anthropic.",
+    )
 
     # --- the fleet gate: when to probe again, per state ------------------------------
     claude_auth_retry_delay: float = Field(default=300.0, gt=0, description="Seconds between auth probes.")
@@ -89,11 +94,23 @@ class Settings(BaseSettings):
     claude_worker_ttl: int = Field(default=30, ge=20)
     claude_maintenance_interval: int = Field(default=15, ge=5)
     claude_job_monitoring_interval: int = Field(default=10, ge=2)
+    claude_execution_grace: int = Field(
+        default=20,
+        ge=1,
+        le=3600,
+        description="Seconds past its last heartbeat before a running job counts as abandoned and is re-run.",
+    )
     claude_preload_api_engine: bool = Field(default=True, description="Import the Anthropic SDK at worker start.")
 
     # --- the jobs API ---------------------------------------------------------------
     claude_workers_api_token: SecretStr | None = Field(
         default=None, description="Bearer token for the API. Unset: the API listens on 127.0.0.1 only."
+    )
+    claude_workers_api_published_on: str | None = Field(
+        default=None,
+        description="Containers only: the host address Docker publishes the API on (compose sets it from "
+        "CLAUDE_WORKERS_API_BIND). When it is loopback, the API may listen on 0.0.0.0 inside its container "
+        "without a token, since only this machine reaches it.",
     )
     claude_workers_api_max_body: int = Field(default=1_048_576, ge=1024, description="Largest request body, bytes.")
 

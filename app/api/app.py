@@ -52,8 +52,37 @@ class Problem(BaseModel):
     detail: str
 
 
+#: Host names that mean "this machine"; without a token only these are served
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
+
+
+def host_name(header: str | None) -> str:
+    """The name part of a Host header, lower case, without the port."""
+    host = (header or "").strip().lower()
+    if host.startswith("["):
+        return host.split("]", 1)[0] + "]"
+    return host.rsplit(":", 1)[0]
+
+
 def _install_guards(app: FastAPI, settings: Settings) -> None:
-    """Body-size limit, and user errors mapped to 4xx (a 5xx only when Redis is down: 503)."""
+    """Host check, body-size limit, and user errors mapped to 4xx (a 5xx only when Redis is down: 503)."""
+
+    if settings.claude_workers_api_token is None:
+        # without a token, the API trusts "this machine"; a page a browser loaded from another
+        # name (DNS rebinding) or a neighbour container must not get through
+        @app.middleware("http")
+        async def loopback_hosts_only(
+            request: Request, call_next: Callable[[Request], Awaitable[Response]]
+        ) -> Response:
+            if host_name(request.headers.get("host")) not in LOOPBACK_HOSTS:
+                return JSONResponse(
+                    {
+                        "detail": "Without CLAUDE_WORKERS_API_TOKEN the API only answers requests addressed to "
+                        "localhost or 127.0.0.1. Set a token to serve other names."
+                    },
+                    status_code=403,
+                )
+            return await call_next(request)
 
     @app.middleware("http")
     async def limit_body(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

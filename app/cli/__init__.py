@@ -10,6 +10,7 @@ from app import __version__
 from app.claude_auth_manager import auth
 from app.cli.api import api_command
 from app.cli.batch import batch_group
+from app.cli.health_gateway import health_gateway_command
 from app.cli.jobs import jobs_group
 from app.cli.run import run_command
 from app.cli.status import status_command
@@ -37,6 +38,7 @@ for command in (
     worker_command,
     up_command,
     api_command,
+    health_gateway_command,
     auth,
 ):
     cli.add_command(command)

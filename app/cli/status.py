@@ -32,8 +32,10 @@ def status_command(as_json: bool) -> None:
     )
     click.echo(f"workers:   {len(snap.workers)}")
     for worker in snap.workers:
-        port = f":{worker['health_port']}" if worker.get("health_port") else ""
         job = worker["current_job"] or "-"
-        click.echo(f"  {worker['name']:28} {worker['state'] or '?':10} job {job}  health{port or ' -'}")
+        slot = worker.get("health_slot")
+        where = worker.get("health_url") or "-"
+        gateway = f"  (gateway port {8080 + slot})" if slot is not None else ""
+        click.echo(f"  {worker['name']:28} {worker['state'] or '?':10} job {job}  health {where}{gateway}")
     if snap.failed:
         click.echo("failed jobs: claude-workers jobs list --status failed   (requeue: claude-workers jobs requeue ID)")

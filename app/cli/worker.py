@@ -13,8 +13,10 @@ import click
 
 from app.claude.credentials import inspect_credentials
 from app.errors import SETUP_COMMAND
+from app.fleet.presence import WorkerInfo, advertised_url
 from app.fleet.worker import preload_api_engine, run_worker
-from app.health import HealthServer, WorkerInfo
+from app.health import HealthServer
+from app.proc import init_if_pid1
 from app.redis_conn import connect, redact_url, wait_for_redis
 from app.settings import Settings, get_settings
 
@@ -49,6 +51,7 @@ def start_health(settings: Settings, info: WorkerInfo) -> tuple[HealthServer, in
 )
 def worker_command(burst: bool, redis_wait: float | None) -> None:
     """Run one fleet worker: waits for Redis, serves health, runs Claude jobs behind the fleet gate."""
+    init_if_pid1()
     settings = get_settings()
     wait = settings.claude_redis_wait if redis_wait is None else redis_wait
     log.info("waiting for Redis at %s", redact_url(settings.effective_redis_url))
@@ -56,7 +59,7 @@ def worker_command(burst: bool, redis_wait: float | None) -> None:
     report = inspect_credentials(settings)
     info = WorkerInfo()
     _, port = start_health(settings, info)
-    log.info("health on http://%s:%d/health (also /auth, /metrics)", settings.health_host, port)
+    log.info("health on http://%s:%d/health (also /live, /ready, /auth, /metrics)", settings.health_host, port)
     for problem in report.problems:
         log.warning("credentials: %s", problem)
     for ignored in report.ignored:
@@ -67,4 +70,5 @@ def worker_command(burst: bool, redis_wait: float | None) -> None:
         log.info("credentials: %s from %s", report.credential.kind.value, report.credential.source)
     if settings.claude_preload_api_engine:
         preload_api_engine()
-    raise SystemExit(run_worker(settings, burst=burst, redis_wait=wait, info=info, health_port=port))
+    url = advertised_url(settings.health_host, port)
+    raise SystemExit(run_worker(settings, burst=burst, redis_wait=wait, info=info, health_port=port, health_url=url))

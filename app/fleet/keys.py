@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+#: health slots, one per worker: slot N is port 8080+N of the health gateway
+HEALTH_SLOTS = 10
+
 
 @dataclass(frozen=True)
 class Keys:
@@ -31,3 +34,7 @@ class Keys:
 
     def idempotency(self, key: str) -> str:
         return f"{self.prefix}:idem:{key}"
+
+    def health_slot(self, slot: str) -> str:
+        """String ``<host>:<port>|<url>``: the worker that holds health slot ``slot`` (see ``presence``)."""
+        return f"{self.prefix}:health-slot:{slot}"

@@ -70,10 +70,10 @@ def take(conn: Redis, settings: Settings, *, with_workers: bool = True) -> Fleet
         ordered = sorted(k.decode() for k in worker_keys)
         with conn.pipeline(transaction=False) as pipe:
             for key in ordered:
-                pipe.hmget(key, "state", "current_job", "last_heartbeat", "health_port")
+                pipe.hmget(key, "state", "current_job", "last_heartbeat", "health_port", "health_url", "health_slot")
             rows = pipe.execute()
         for key, values in zip(ordered, rows, strict=True):
-            state, job, beat, port = (v.decode() if isinstance(v, bytes) else v for v in values)
+            state, job, beat, port, url, slot = (v.decode() if isinstance(v, bytes) else v for v in values)
             if state is None:  # expired between the two reads
                 continue
             workers.append(
@@ -83,6 +83,9 @@ def take(conn: Redis, settings: Settings, *, with_workers: bool = True) -> Fleet
                     "current_job": job or None,
                     "last_heartbeat": beat,
                     "health_port": int(port) if port else None,
+                    "health_url": url or None,
+                    # port 8080+slot of the health gateway (the compose file's `health` service)
+                    "health_slot": int(slot) if slot else None,
                 }
             )
     return FleetSnapshot(

@@ -39,16 +39,14 @@ from app.claude.credentials import CLAUDE_LOGIN_FILE, STORED_CREDENTIAL_FILE
 from app.fleet.gate import Gate
 from app.fleet.job import final_failures_are_final
 from app.fleet.keys import Keys
+from app.fleet.presence import HealthSlot, WorkerInfo
 from app.fleet.state import FleetState
-from app.health import WorkerInfo
 from app.proc import die_with_parent
 from app.redis_conn import wait_for_redis
 from app.settings import Settings
 
 log = logging.getLogger("app.worker")
 
-#: how long past its last heartbeat a running job counts as abandoned
-EXECUTION_GRACE_S = 20
 HEARTBEAT_WHILE_WAITING_S = 5.0
 #: how long a registry-cleaning lock outlives a worker killed while holding it
 CLEAN_LOCK_TTL_S = 60
@@ -104,6 +102,9 @@ class ClaudeWorker(Worker):
         self.shutdown_requested = False
         self.info = WorkerInfo()
         self.health_port: int | None = None
+        self.health_url: str | None = None
+        self._slot: HealthSlot | None = None
+        self._worker_pid = os.getpid()
         self._grace_timer: threading.Timer | None = None
 
     def _start_scheduler(self, burst: bool = False, logging_level: str | None = "INFO", *args: Any) -> None:
@@ -149,6 +150,7 @@ class ClaudeWorker(Worker):
         last_beat = time.monotonic()
         signature = None
         while not self._stop_requested:
+            self.info.beat()
             try:
                 state = self.gate.read()
                 if state.is_open:
@@ -195,6 +197,8 @@ class ClaudeWorker(Worker):
 
     def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
         super().heartbeat(timeout, pipeline)
+        self.info.beat()
+        self._hold_slot()
         if self.probing:
             with contextlib.suppress(redis.RedisError):
                 self.gate.refresh_probe(self.name)
@@ -202,6 +206,7 @@ class ClaudeWorker(Worker):
     def execute_job(self, job: Job, queue: Queue) -> None:
         if _preload is not None:
             _preload.join()
+        self._worker_pid = os.getpid()
         self.info.current_job = job.id
         with contextlib.suppress(redis.RedisError):
             self.connection.hset(self.key, "current_job", job.id)
@@ -215,8 +220,25 @@ class ClaudeWorker(Worker):
 
     def register_birth(self) -> None:
         super().register_birth()  # type: ignore[no-untyped-call]
-        if self.health_port:
-            self.connection.hset(self.key, "health_port", self.health_port)
+        self.info.beat()
+        if self.health_port and self.health_url:
+            self.connection.hset(self.key, mapping={"health_port": self.health_port, "health_url": self.health_url})
+            self._slot = HealthSlot(self.connection, self.gate.keys, self.health_url, self.worker_ttl + 15)
+            self._hold_slot()
+
+    def _hold_slot(self) -> None:
+        if self._slot is None:
+            return
+        try:
+            slot = self._slot.claim()
+        except redis.RedisError:
+            return  # kept until its TTL; the next heartbeat claims it again
+        if slot != self.info.slot:
+            self.info.slot = slot
+            with contextlib.suppress(redis.RedisError):
+                self.connection.hset(self.key, "health_slot", "" if slot is None else slot)
+            if slot is not None:
+                log.info("worker %s: health slot %d (health gateway port %d)", self.name, slot, 8080 + slot)
 
     def _release_probe(self) -> None:
         if self.probing:
@@ -228,7 +250,8 @@ class ClaudeWorker(Worker):
         # the job process dies with its worker, so a killed worker never leaves an orphan
         # finishing a job that recovery will also re-run
         die_with_parent()
-        if os.getppid() == 1:  # the worker died before we asked
+        # the worker died before we asked (compared with its pid, not 1: a worker may be PID 1)
+        if os.getppid() != self._worker_pid:
             os._exit(1)
         super().main_work_horse(job, queue)
 
@@ -236,7 +259,7 @@ class ClaudeWorker(Worker):
         interval = self.job_monitoring_interval
         if job.timeout and job.timeout > 0:
             interval = int(min(job.timeout - working_time, interval))
-        return int(max(interval, 1) + EXECUTION_GRACE_S)
+        return int(max(interval, 1) + self.settings.claude_execution_grace)
 
     # -- shutdown ----------------------------------------------------------------------
     def request_stop(self, signum: int, frame: FrameType | None) -> None:
@@ -286,6 +309,10 @@ class ClaudeWorker(Worker):
         if self._grace_timer is not None:
             self._grace_timer.cancel()
         self._release_probe()
+        if self._slot is not None and self.info.slot is not None:
+            with contextlib.suppress(redis.RedisError):
+                self._slot.release(self.info.slot)
+            self.info.slot = None
         super().teardown()  # type: ignore[no-untyped-call]
 
 
@@ -308,6 +335,7 @@ def run_worker(
     redis_wait: float = 60.0,
     info: WorkerInfo | None = None,
     health_port: int | None = None,
+    health_url: str | None = None,
 ) -> int:
     """Run a worker until it is asked to stop, restarting its loop when Redis goes away."""
     queue_name = Keys(settings.claude_workers_prefix).queue
@@ -320,6 +348,7 @@ def run_worker(
         )
         worker.info = info
         worker.health_port = health_port
+        worker.health_url = health_url
         info.name = worker.name
         try:
             worker.work(burst=burst, with_scheduler=True, logging_level=None)

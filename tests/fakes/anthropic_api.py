@@ -146,13 +146,13 @@ class _QuietServer(ThreadingHTTPServer):
 class FakeAnthropicAPI:
     """A threaded HTTP server on 127.0.0.1 playing the Anthropic API."""
 
-    def __init__(self, port: int = 0) -> None:
+    def __init__(self, port: int = 0, host: str = "127.0.0.1") -> None:
         self.requests: list[RecordedRequest] = []
         self._lock = threading.Lock()
         self._default = Reply.success()
         self._queue: deque[Reply] = deque()
         self._stopping = threading.Event()
-        self._server = _QuietServer(("127.0.0.1", port), _make_handler(self))
+        self._server = _QuietServer((host, port), _make_handler(self))
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
 
@@ -396,9 +396,10 @@ def _make_handler(fake: FakeAnthropicAPI) -> type[BaseHTTPRequestHandler]:  # no
 def main() -> None:
     parser = argparse.ArgumentParser(description="Run the fake Anthropic API (tests and benchmarks only).")
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--host", default="127.0.0.1", help="0.0.0.0 in a container (the Docker tests)")
     parser.add_argument("--reply", default="success", help="initial reply kind")
     args = parser.parse_args()
-    fake = FakeAnthropicAPI(port=args.port)
+    fake = FakeAnthropicAPI(port=args.port, host=args.host)
     fake.always(Reply(kind=args.reply))
     print(json.dumps({"url": fake.url, "reply": asdict(fake._default)}), flush=True)
     with contextlib.suppress(KeyboardInterrupt):

@@ -203,6 +203,19 @@ def test_without_a_token_the_api_binds_loopback_only_and_says_so(fleet: Fleet, t
         assert f"127.0.0.1:{port}" in listening and f"0.0.0.0:{port}" not in listening
         assert "127.0.0.1 only" in log.read_text()
         assert httpx.get(f"{url}/jobs", timeout=5).status_code == 200
+        # DNS rebinding: a page served under another name reaches 127.0.0.1 but is refused
+        rebound = httpx.get(f"{url}/jobs", headers={"host": "attacker.example"}, timeout=5)
+        assert rebound.status_code == 403 and "localhost" in rebound.json()["detail"]
+        assert httpx.get(f"{url}/jobs", headers={"host": f"localhost:{port}"}, timeout=5).status_code == 200
+
+
+def test_published_beyond_this_machine_without_a_token_the_api_refuses_to_start(fleet: Fleet) -> None:
+    env = cli_env(
+        **{**fleet.settings_env(), "CLAUDE_WORKERS_API_TOKEN": "", "CLAUDE_WORKERS_API_PUBLISHED_ON": "0.0.0.0"}
+    )
+    proc = run_app(env, "api", "--host", "0.0.0.0", "--port", str(free_port()), timeout=30)
+    assert proc.returncode == 1
+    assert "CLAUDE_WORKERS_API_TOKEN" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_openapi_fuzzing_finds_no_server_error(fleet: Fleet) -> None:

@@ -152,7 +152,8 @@ def test_entrypoint_script_starts_a_worker_without_docker(
             )
         fleet.procs.append(proc)
         health = wait_until(lambda: health_or_none(port), 30, interval=0.2, what="the entrypoint's health server")
-        assert health["authenticated"] is False and health["state"] == "ready"
+        assert health["authenticated"] is False
+        assert health["state"] == "auth_required" and health["label"] == "Auth Required"
         assert oct(config_dir.stat().st_mode & 0o777) == "0o700"
         banner = wait_until(
             lambda: "python -m app.claude_auth_manager setup" in (tmp_path / "entry.log").read_text(),
@@ -281,7 +282,10 @@ def test_compose_file_is_valid() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     config = proc.stdout
-    assert "8080-8089" in config and "claude_config:/root/.config/claude" in config
+    # the guide's ports, on this machine only by default: 8080+N is worker N+1 (the health gateway)
+    assert "127.0.0.1:8080:8080" in config and "127.0.0.1:8089:8089" in config
+    assert "127.0.0.1:8000:8000" in config and "0.0.0.0:" not in config
+    assert "claude_config:/root/.config/claude" in config
     assert "appendonly" in config and "service_healthy" in config
     volumes = subprocess.run(
         [compose, "-f", str(ROOT / "docker-compose.yml"), "config", "--volumes"],

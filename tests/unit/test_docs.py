@@ -29,3 +29,25 @@ def test_ci_runs_the_readme_test_command() -> None:
     ci = (ROOT / ".ci" / "run").read_text()
     assert "make test" in readme.split("\n## ", 1)[0]
     assert "make test" in ci
+
+
+#: set by the compose file itself (paths inside the image, the health listener, the published address)
+COMPOSE_FIXED = {
+    "CLAUDE_CONFIG_DIR",
+    "CLAUDE_BIN",
+    "CLAUDE_WORKSPACE_ROOT",
+    "CLAUDE_WORKERS_DATA_DIR",
+    "HEALTH_HOST",
+    "HEALTH_PORT",
+    "CLAUDE_WORKERS_API_PUBLISHED_ON",
+}
+
+
+def test_compose_passes_every_setting_to_the_containers() -> None:
+    compose = (ROOT / "docker-compose.yml").read_text()
+    block = compose.split("x-settings: &settings", 1)[1].split("\nservices:", 1)[0]
+    missing = sorted(
+        n for n in setting_names() - COMPOSE_FIXED if f"{n}: ${{{n}:-}}" not in block and f"{n}: ${{{n}:-" not in block
+    )
+    assert not missing, f"docker-compose.yml does not pass {missing} to the containers"
+    assert "CLAUDE_WORKERS_LOG_LEVEL: ${CLAUDE_WORKERS_LOG_LEVEL:-}" in block

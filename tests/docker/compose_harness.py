@@ -1,0 +1,134 @@
+"""Drive the real compose file on a real Docker engine, as the guide's user does."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+import uuid
+from typing import Any
+
+import httpx
+
+from tests.conftest import ROOT
+
+FAKE_API_OVERRIDE = "tests/docker/compose.fake-api.yml"
+
+
+def compose_command() -> list[str]:
+    """``docker compose`` (v2) where it exists, else ``docker-compose`` (v1.29, Debian's)."""
+    if subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0:
+        return ["docker", "compose"]
+    found = shutil.which("docker-compose")
+    if found is None:
+        raise RuntimeError(
+            "neither `docker compose` nor `docker-compose` is installed (run ../shared/tools/docker-here)"
+        )
+    return [found]
+
+
+def ports_free(ports: list[int]) -> bool:
+    for port in ports:
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                return False
+    return True
+
+
+class Compose:
+    """One compose project: the guide's file plus the fake Anthropic API, on its own ports."""
+
+    def __init__(self, **settings: str) -> None:
+        self.project = f"cwdocker{uuid.uuid4().hex[:8]}"
+        # the guide's ports when they are free here, else the same layout shifted
+        guide = [*range(8080, 8090), 8000]
+        self.health_base, self.api_port = (8080, 8000) if ports_free(guide) else (28080, 28000)
+        self.fake_port = 29000
+        self.env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("CLAUDE_", "ANTHROPIC_", "REDIS_URL"))},
+            "COMPOSE_PROJECT_NAME": self.project,
+            "CLAUDE_WORKERS_HEALTH_PORTS": f"{self.health_base}-{self.health_base + 9}",
+            "CLAUDE_WORKERS_API_PORT": str(self.api_port),
+            "FAKE_API_PORT": str(self.fake_port),
+            "ANTHROPIC_BASE_URL": "http://fake-anthropic:9000",
+            **settings,
+        }
+        self.base = [*compose_command(), "-f", "docker-compose.yml", "-f", FAKE_API_OVERRIDE]
+
+    # -- commands --------------------------------------------------------------------
+    def run(self, *args: str, stdin: str | None = None, timeout: float = 300, check: bool = True) -> str:
+        proc = subprocess.run(
+            [*self.base, *args], cwd=ROOT, env=self.env, input=stdin, capture_output=True, text=True, timeout=timeout
+        )
+        if check and proc.returncode != 0:
+            raise AssertionError(f"`{' '.join(args)}` exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
+        return proc.stdout + proc.stderr
+
+    def container_ids(self, service: str) -> list[str]:
+        return self.run("ps", "-q", service).split()
+
+    def health_status(self) -> dict[str, str]:
+        """Each container's name and its Docker health status."""
+        statuses = {}
+        for cid in self.run("ps", "-q").split():
+            out = subprocess.run(
+                ["docker", "inspect", "-f", "{{.Name}} {{if .State.Health}}{{.State.Health.Status}}{{end}}", cid],
+                capture_output=True,
+                text=True,
+            ).stdout.split()
+            statuses[out[0].lstrip("/")] = out[1] if len(out) > 1 else "none"
+        return statuses
+
+    def logs(self) -> str:
+        return self.run("logs", "--no-color", check=False, timeout=60)
+
+    def down(self) -> None:
+        self.run("down", "-v", "--remove-orphans", check=False, timeout=180)
+
+    # -- HTTP ------------------------------------------------------------------------
+    def health(self, worker: int, path: str = "/health") -> dict[str, Any] | None:
+        """GET path on worker N (1-based) through the guide's port 8080+N-1."""
+        try:
+            answer = httpx.get(f"http://localhost:{self.health_base + worker - 1}{path}", timeout=5)
+            return answer.json()  # type: ignore[no-any-return]
+        except (httpx.HTTPError, ValueError):
+            return None
+
+    def api(self, method: str, path: str, **kw: Any) -> httpx.Response:
+        return httpx.request(method, f"http://localhost:{self.api_port}{path}", timeout=10, **kw)
+
+    def fake(self, **reply: Any) -> None:
+        httpx.post(f"http://127.0.0.1:{self.fake_port}/_fake/reply", json=reply, timeout=5).raise_for_status()
+
+    def fake_message_count(self) -> int:
+        return int(httpx.get(f"http://127.0.0.1:{self.fake_port}/_fake/requests", timeout=5).json()["messages"])
+
+    def submit(self, n: int, prompt: str = "say OK") -> list[str]:
+        ids = []
+        for i in range(n):
+            answer = self.api("POST", "/jobs", json={"prompt": f"{prompt} {i}"})
+            assert answer.status_code == 201, answer.text
+            ids.append(answer.json()["id"])
+        return ids
+
+    def jobs(self, ids: list[str]) -> list[dict[str, Any]]:
+        return [self.api("GET", f"/jobs/{job_id}").json() for job_id in ids]
+
+    def dump(self) -> str:
+        return json.dumps(self.health_status(), indent=1) + "\n" + self.logs()[-20000:]
+
+
+def wait_for(predicate: Any, timeout: float, what: str, interval: float = 0.2) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
