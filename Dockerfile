@@ -4,8 +4,9 @@
 #
 # It runs as the unprivileged user `claude` (uid 10001) whose home is /root, so the guide's
 # paths hold: the shared login is /root/.config/claude (the claude_config volume), and
-# `docker compose exec worker claude` finds it. tini is PID 1: it reaps the processes the
-# Claude CLI leaves behind and passes signals on.
+# `docker compose exec worker claude` finds it. The worker is PID 1 and acts as the init: it
+# passes signals on and reaps what the Claude CLI leaves behind (app/proc.py), and it is
+# undumpable, which a general-purpose init such as tini would not be (see docs/reliability.md).
 
 # --- the pinned Claude Code CLI: only its native binary is kept (Node is not needed to run it) ---
 FROM node:22-bookworm-slim AS claude-cli
@@ -30,9 +31,10 @@ ENV PYTHONUNBUFFERED=1 \
     HEALTH_HOST=0.0.0.0 \
     HEALTH_PORT=8080
 
-# tini: the init (git is left out: nothing here needs it; add it in a derived image for agent jobs that do)
+# bubblewrap: the sandbox of each CLI run (git is left out: nothing here needs it; add it in a
+# derived image for agent jobs that do)
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates tini \
+ && apt-get install -y --no-install-recommends bubblewrap ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --uid 10001 --user-group --home-dir /root --no-create-home --shell /bin/bash claude \
  && mkdir -p /root/.config/claude /workspaces /var/lib/claude-workers \
@@ -55,5 +57,5 @@ EXPOSE 8080 8000
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
   CMD ["python", "-m", "app.probe", "http://127.0.0.1:8080/live"]
 
-ENTRYPOINT ["tini", "--", "entrypoint.sh"]
+ENTRYPOINT ["entrypoint.sh"]
 CMD ["worker"]

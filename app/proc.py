@@ -8,6 +8,7 @@ import os
 import signal
 
 _PR_SET_PDEATHSIG = 1
+_PR_SET_DUMPABLE = 4
 
 
 def die_with_parent(sig: int = signal.SIGKILL) -> None:
@@ -19,6 +20,17 @@ def die_with_parent(sig: int = signal.SIGKILL) -> None:
     """
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, sig)
+
+
+def make_undumpable() -> None:
+    """Keep processes of the same user out of this one: no /proc/PID/environ, mem, fd, root or cwd.
+
+    A job's agent runs as the same user as its worker in a container. Undumpable, the worker
+    (and the job process it forks, which holds the credential proxy) cannot be read through
+    /proc by anything the agent runs. A new program started with exec is dumpable again.
+    """
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_DUMPABLE, 0)
 
 
 #: what the stand-in init passes on to the program it runs

@@ -61,6 +61,13 @@ class Settings(BaseSettings):
     claude_api_timeout_ms: int | None = Field(default=None, gt=0)
     claude_model: str | None = None
     claude_api_max_tokens: int = Field(default=4096, gt=0)
+    claude_sandbox: Literal["auto", "bwrap", "off"] = Field(
+        default="auto",
+        description="Sandbox each CLI run with bubblewrap: auto (when it works here), bwrap (always), off.",
+    )
+    claude_session_retention: int = Field(
+        default=7 * 86400, ge=0, description="Seconds a run's session transcript is kept for resume_session_id."
+    )
     anthropic_base_url: str | None = Field(
         default=None,
         pattern=r"^https?://[^\s/]+(/\S*)?$",
@@ -111,6 +118,23 @@ class Settings(BaseSettings):
         description="Containers only: the host address Docker publishes the API on (compose sets it from "
         "CLAUDE_WORKERS_API_BIND). When it is loopback, the API may listen on 0.0.0.0 inside its container "
         "without a token, since only this machine reaches it.",
+    )
+    # --- what API and batch clients may ask for (app/jobs/policy.py) ----------------
+    claude_workers_allowed_tools: str = Field(
+        default="Read,Glob,Grep,LS,Edit,MultiEdit,Write,NotebookEdit,NotebookRead,TodoWrite,Task,WebSearch,WebFetch",
+        description="Tools a job may list in allowed_tools (comma-separated names; * for any). No Bash by default.",
+    )
+    claude_workers_allowed_permission_modes: str = Field(
+        default="default,plan,acceptEdits,dontAsk,manual",
+        description="Permission modes a job may ask for (* for any). No bypassPermissions or auto by default.",
+    )
+    claude_workers_allowed_models: str = Field(default="*", description="Models a job may ask for (* for any).")
+    claude_workers_max_turns: int | None = Field(default=200, ge=1, description="The most max_turns a job may ask.")
+    claude_workers_max_budget_usd: float | None = Field(
+        default=25.0, gt=0, allow_inf_nan=False, description="The most max_budget_usd a job may ask."
+    )
+    claude_workers_max_timeout: float | None = Field(
+        default=6 * 3600.0, gt=0, allow_inf_nan=False, description="The most timeout (seconds) a job may ask."
     )
     claude_workers_api_max_body: int = Field(default=1_048_576, ge=1024, description="Largest request body, bytes.")
 

@@ -29,7 +29,7 @@ def main() -> None:
         "unit": "MB",
         "goal": "little beyond the CLI binary",
         "baseline_label": "the Claude CLI binary alone",
-        "notes": f"everything but the CLI: {(image - cli) / 1e6:.0f} MB (Debian slim, Python, tini, the wheels)",
+        "notes": f"everything but the CLI: {(image - cli) / 1e6:.0f} MB (Debian slim, Python, bubblewrap, the wheels)",
         "extra": {},
         "ratio": image / cli,
         "measured_at": time.time(),

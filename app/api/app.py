@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 
 import redis
 from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from redis import Redis
@@ -18,6 +19,7 @@ from app.errors import ClaudeWorkersError
 from app.fleet.gate import Gate
 from app.fleet.snapshot import take
 from app.jobs import batch, service
+from app.jobs.policy import PolicyViolation
 from app.jobs.spec import JobSpec
 from app.jobs.submit import enqueue
 from app.redis_conn import connect
@@ -95,15 +97,47 @@ def _install_guards(app: FastAPI, settings: Settings) -> None:
             return too_big
         return await call_next(request)
 
+    _install_error_handlers(app)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    """Every error a client can cause is a 4xx that says what to fix; a 5xx means Redis."""
+
     @app.exception_handler(ClaudeWorkersError)
     async def user_error(request: Request, exc: ClaudeWorkersError) -> JSONResponse:
         if isinstance(exc, service.JobNotFound | batch.BatchNotFound):
             status = 404
+        elif isinstance(exc, PolicyViolation):
+            status = 403
         elif isinstance(exc, batch.BatchInvalid):
             status = 422
         else:
             status = 409
         return JSONResponse({"detail": str(exc)}, status_code=status)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_input(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's own handler echoes the input, which may hold what JSON cannot carry (NaN)
+        errors = [
+            {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "invalid")), "type": str(e.get("type", ""))}
+            for e in exc.errors()
+        ]
+        return JSONResponse({"detail": errors}, status_code=422)
+
+    @app.exception_handler(RecursionError)
+    async def too_deep(request: Request, exc: RecursionError) -> JSONResponse:
+        return JSONResponse({"detail": "The JSON body nests too deeply."}, status_code=422)
+
+    @app.exception_handler(redis.exceptions.OutOfMemoryError)
+    async def redis_full(request: Request, exc: redis.RedisError) -> JSONResponse:
+        return JSONResponse(
+            {
+                "detail": "Redis is out of memory (maxmemory reached, noeviction): nothing was queued. "
+                "Free memory (delete old failed jobs: claude-workers jobs list --status failed) or raise "
+                "Redis's maxmemory."
+            },
+            status_code=507,
+        )
 
     @app.exception_handler(redis.RedisError)
     async def redis_down(request: Request, exc: redis.RedisError) -> JSONResponse:
@@ -138,10 +172,13 @@ def create_app(settings: Settings, conn: Redis | None = None) -> FastAPI:
     auth = [Depends(authorize)]
     errors: dict[int | str, dict[str, Any]] = {
         401: {"model": Problem},
+        403: {"model": Problem},
         404: {"model": Problem},
         409: {"model": Problem},
         413: {"model": Problem},
+        422: {"model": Problem},
         503: {"model": Problem},
+        507: {"model": Problem},
     }
 
     def gate() -> Any:

@@ -1,8 +1,10 @@
 """Run one prompt through the Claude Code CLI in headless mode and classify the outcome.
 
-``claude [options] -p -- PROMPT --output-format stream-json --verbose``, as an argv list
-(never a shell), stdin closed, in its own process group so a timeout kills every process
-the CLI started, with an environment that carries exactly one credential.
+``claude --output-format=stream-json --verbose [--name=value ...] -p`` as an argv list (never
+a shell), the prompt on stdin (so its size limit is ours, not the kernel's 128 KiB per argv
+string), in its own process group so a timeout kills every process the CLI started, with an
+environment that carries exactly one credential. Every option value is one ``--name=value``
+element: a value that starts with ``-`` is still a value, never a flag of its own.
 """
 
 from __future__ import annotations
@@ -14,12 +16,15 @@ import signal
 import subprocess
 import threading
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import IO, Any
 
+from app.claude import sandbox
 from app.claude.classify import StreamState, classify_exit, classify_result, retry_to_cut
-from app.claude.credentials import Credential, CredentialKind
+from app.claude.credentials import Credential
 from app.claude.environment import child_env
 from app.claude.request import ClaudeResult, RunRequest
+from app.claude.run_place import run_place
 from app.errors import ClaudeError, ConfigError
 from app.proc import die_with_parent
 from app.settings import Settings
@@ -31,29 +36,23 @@ STDERR_KEEP = 64 * 1024
 
 
 def build_argv(binary: str, request: RunRequest) -> list[str]:
-    """The CLI's argv. The prompt goes last, after ``--``, so text starting with ``-`` stays text."""
-    argv = [binary, "--output-format", "stream-json", "--verbose"]
-    if request.model:
-        argv += ["--model", request.model]
-    if request.max_turns is not None:
-        argv += ["--max-turns", str(request.max_turns)]
-    if request.max_budget_usd is not None:
-        argv += ["--max-budget-usd", f"{request.max_budget_usd:g}"]
-    if request.allowed_tools:
-        argv += ["--allowedTools", ",".join(request.allowed_tools)]
-    if request.disallowed_tools:
-        argv += ["--disallowedTools", ",".join(request.disallowed_tools)]
-    if request.permission_mode:
-        argv += ["--permission-mode", request.permission_mode]
-    if request.system_prompt:
-        argv += ["--system-prompt", request.system_prompt]
-    if request.append_system_prompt:
-        argv += ["--append-system-prompt", request.append_system_prompt]
-    if request.resume_session_id:
-        argv += ["--resume", request.resume_session_id]
-    if request.json_schema is not None:
-        argv += ["--json-schema", json.dumps(request.json_schema)]
-    return [*argv, "-p", "--", request.prompt]
+    """The CLI's argv. The prompt is not in it: it goes to the CLI's stdin."""
+    options: list[tuple[str, str | None]] = [
+        ("output-format", "stream-json"),
+        ("model", request.model),
+        ("max-turns", None if request.max_turns is None else str(request.max_turns)),
+        ("max-budget-usd", None if request.max_budget_usd is None else f"{request.max_budget_usd:.6f}"),
+        ("allowedTools", ",".join(request.allowed_tools) or None),
+        ("disallowedTools", ",".join(request.disallowed_tools) or None),
+        ("permission-mode", request.permission_mode),
+        ("system-prompt", request.system_prompt),
+        ("append-system-prompt", request.append_system_prompt),
+        ("resume", request.resume_session_id),
+        ("json-schema", None if request.json_schema is None else json.dumps(request.json_schema)),
+    ]
+    argv = [binary, "--verbose"]
+    argv += [f"--{name}={value}" for name, value in options if value is not None]
+    return [*argv, "-p"]
 
 
 def _child_setup() -> None:
@@ -79,19 +78,38 @@ class CliEngine:
     def __init__(self, settings: Settings, parent_env: Mapping[str, str] | None = None) -> None:
         self.settings = settings
         self.parent_env = os.environ if parent_env is None else parent_env
+        self._on_event: EventHook | None = None
 
     def run(self, request: RunRequest, credential: Credential, on_event: EventHook | None = None) -> ClaudeResult:
         binary = self.settings.resolve_claude_bin()
+        self._on_event = on_event
+        with run_place(self.settings, credential, request.resume_session_id) as place:
+            argv = build_argv(binary, request)
+            # the scrubbed environment, without the credential: the proxy holds that
+            env = child_env(self.settings, None, self.parent_env)
+            env["CLAUDE_CONFIG_DIR"] = str(place.config_dir)
+            env.pop("ANTHROPIC_BASE_URL", None)
+            cwd = request.cwd or Path.cwd()
+            if place.sandboxed:
+                env.update(place.proxy.client_env(sandbox.relay_url()))
+                argv = sandbox.wrap(
+                    argv, workspace=cwd, config_dir=place.config_dir, socket_path=place.root / "proxy.sock", env=env
+                )
+                env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}  # bwrap's own; the run gets --setenv
+            else:
+                env.update(place.proxy.client_env())
+            return self._run(argv, env, cwd, request)
+
+    def _run(self, argv: list[str], env: dict[str, str], cwd: Path, request: RunRequest) -> ClaudeResult:
         timeout = request.timeout or self.settings.claude_job_timeout
-        env = child_env(self.settings, credential, self.parent_env)
         try:
             proc = subprocess.Popen(
-                build_argv(binary, request),
-                stdin=subprocess.DEVNULL,
+                argv,
+                stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 env=env,
-                cwd=request.cwd,
+                cwd=cwd,
                 preexec_fn=_child_setup,
                 text=True,
                 encoding="utf-8",
@@ -99,7 +117,9 @@ class CliEngine:
                 bufsize=1,
             )
         except OSError as exc:
-            raise ConfigError(f"Cannot start the Claude CLI ({binary}): {exc.strerror}.") from None
+            raise ConfigError(f"Cannot start the Claude CLI ({argv[0]}): {exc.strerror}.") from None
+        prompt_thread = threading.Thread(target=_feed, args=(proc.stdin, request.prompt), daemon=True)
+        prompt_thread.start()
         stderr_tail: list[str] = []
         stderr_thread = threading.Thread(target=_drain, args=(proc.stderr, stderr_tail), daemon=True)
         stderr_thread.start()
@@ -115,8 +135,8 @@ class CliEngine:
         state = StreamState()
         cut: ClaudeError | None = None
         try:
-            can_refresh = credential.kind is CredentialKind.CLAUDE_AI_LOGIN
-            cut = self._read(proc, state, on_event, can_refresh)
+            # the CLI holds only the proxy's token, which it cannot refresh: a 401 is final at once
+            cut = self._read(proc, state, self._on_event, can_refresh=False)
         finally:
             timer.cancel()
             if cut is not None or proc.poll() is None:
@@ -152,6 +172,16 @@ class CliEngine:
                 if cut is not None:
                     return cut
         return None
+
+
+def _feed(stream: IO[str] | None, prompt: str) -> None:
+    """Write the prompt and close stdin (in a thread: a large prompt must not block reading)."""
+    if stream is None:
+        return
+    with contextlib.suppress(OSError, ValueError):  # the CLI died first: its exit says why
+        stream.write(prompt)
+    with contextlib.suppress(OSError, ValueError):
+        stream.close()
 
 
 def _drain(stream: IO[str] | None, keep: list[str]) -> None:

@@ -6,6 +6,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from app.claude import values
+from app.errors import InvalidRequest
+
 Engine = Literal["cli", "api"]
 PERMISSION_MODES = ("acceptEdits", "auto", "bypassPermissions", "manual", "dontAsk", "plan", "default")
 
@@ -29,6 +32,26 @@ class RunRequest:
     timeout: float | None = None
     max_tokens: int | None = None
     cwd: Path | None = None
+
+    def __post_init__(self) -> None:
+        # the engines' last line of defence; JobSpec refuses the same values with a 422 first
+        checks: list[tuple[str, str | None, Any]] = [
+            ("prompt", self.prompt, values.check_text),
+            ("system_prompt", self.system_prompt, values.check_text),
+            ("append_system_prompt", self.append_system_prompt, values.check_text),
+            ("model", self.model, values.check_model),
+            ("resume_session_id", self.resume_session_id, values.check_session_id),
+            ("permission_mode", self.permission_mode, _check_permission_mode),
+            *(("allowed_tools", tool, values.check_tool) for tool in self.allowed_tools),
+            *(("disallowed_tools", tool, values.check_tool) for tool in self.disallowed_tools),
+        ]
+        for name, value, check in checks:
+            if value is None:
+                continue
+            try:
+                check(value)
+            except ValueError as exc:
+                raise InvalidRequest(f"{name} {exc}.", hint="Fix this field of the job and submit it again.") from None
 
     def uses_agent_features(self) -> bool:
         """True when only the CLI engine can do this run (tools, turns, sessions, budgets, schemas)."""
@@ -60,3 +83,9 @@ class ClaudeResult:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def _check_permission_mode(value: str) -> str:
+    if value not in PERMISSION_MODES:
+        raise ValueError(f"must be one of {', '.join(PERMISSION_MODES)}")
+    return value

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 import click
+import redis
 
 from app import __version__
 from app.claude_auth_manager import auth
@@ -19,6 +20,7 @@ from app.cli.up import up_command
 from app.cli.worker import worker_command
 from app.errors import ClaudeWorkersError
 from app.logs import configure_logging
+from app.proc import make_undumpable
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -59,7 +61,19 @@ def run_group(group: click.Group, argv: list[str] | None = None) -> None:
     except ClaudeWorkersError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
+    except redis.exceptions.OutOfMemoryError:
+        click.echo(
+            "error: Redis is out of memory (maxmemory reached, noeviction): nothing was written.\n"
+            "Free memory (claude-workers jobs list --status failed, then delete what you no longer need) "
+            "or raise Redis's maxmemory.",
+            err=True,
+        )
+        sys.exit(1)
+    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+        click.echo(f"error: Redis did not answer ({exc}).\nStart Redis or fix REDIS_URL.", err=True)
+        sys.exit(1)
 
 
 def main(argv: list[str] | None = None) -> None:
+    make_undumpable()  # this process may hold a credential; nothing else of this user reads it
     run_group(cli, argv)

@@ -12,6 +12,7 @@ import logging
 import click
 
 from app.claude.credentials import inspect_credentials
+from app.claude.sandbox import probe as sandbox_probe
 from app.errors import SETUP_COMMAND
 from app.fleet.presence import WorkerInfo, advertised_url
 from app.fleet.worker import preload_api_engine, run_worker
@@ -41,6 +42,24 @@ def start_health(settings: Settings, info: WorkerInfo) -> tuple[HealthServer, in
     return server, port
 
 
+def announce_sandbox(settings: Settings) -> None:
+    if settings.claude_sandbox == "off":
+        log.warning("sandbox: off (CLAUDE_SANDBOX=off): a job's agent can read this worker's files and credential")
+        return
+    isolation, problem = sandbox_probe()
+    if problem is None:
+        log.info("sandbox: each Claude run is sandboxed with bubblewrap (%s isolation)", isolation)
+    elif settings.claude_sandbox == "bwrap":
+        log.error("sandbox: CLAUDE_SANDBOX=bwrap, but %s: CLI jobs will fail until that is fixed", problem)
+    else:
+        log.warning(
+            "sandbox: NONE, %s. A job's agent could read the fleet credential and other jobs' files: install "
+            "bubblewrap and allow user namespaces (in Docker: security_opt seccomp=unconfined), "
+            "or accept this with CLAUDE_SANDBOX=off on a trusted, single-user machine",
+            problem,
+        )
+
+
 @click.command("worker")
 @click.option("--burst", is_flag=True, help="Run the queued jobs, then exit (for scripts and tests).")
 @click.option(
@@ -68,6 +87,7 @@ def worker_command(burst: bool, redis_wait: float | None) -> None:
         click.echo(BANNER.format(setup=SETUP_COMMAND, port=port), err=True)
     else:
         log.info("credentials: %s from %s", report.credential.kind.value, report.credential.source)
+    announce_sandbox(settings)
     if settings.claude_preload_api_engine:
         preload_api_engine()
     url = advertised_url(settings.health_host, port)

@@ -57,6 +57,10 @@ def start_attempt(job: Job, *, probe: bool) -> dict[str, Any]:
     history.append(attempt)
     job.meta["attempts"] = history[-MAX_KEPT_ATTEMPTS:]
     job.save_meta()
+    # if this attempt dies with its worker, recovery puts the job at the front of the queue,
+    # not behind everything queued since: it has waited its turn once already
+    job.enqueue_at_front_on_retry = True
+    job.connection.hset(job.key, "enqueue_at_front_on_retry", 1)
     return attempt
 
 

@@ -39,6 +39,7 @@ from app.errors import (
 )
 from app.fleet import attempts, stats
 from app.fleet.gate import Gate
+from app.jobs import policy
 from app.jobs.spec import JobSpec
 from app.jobs.workspace import job_workspace
 from app.settings import Settings, get_settings
@@ -178,6 +179,10 @@ def run_claude_job(spec: dict[str, Any]) -> dict[str, Any] | Retry:
         where = job.id if job is not None else "this job"
         raise JobFailed(f"Job {where} has an invalid spec and cannot run: {exc.errors()[0]['msg']}") from None
     job_id = job.id if job is not None else f"local-{time.time_ns()}"
+    try:
+        policy.check(parsed, settings)  # whatever reached Redis without passing the API
+    except policy.PolicyViolation as exc:
+        raise JobFailed(f"Job {job_id} cannot run: {exc}") from None
 
     def call() -> dict[str, Any]:
         with job_workspace(settings.workspace_root, job_id, parsed.workspace, parsed.keep_workspace) as cwd:

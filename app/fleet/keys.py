@@ -38,3 +38,7 @@ class Keys:
     def health_slot(self, slot: str) -> str:
         """String ``<host>:<port>|<url>``: the worker that holds health slot ``slot`` (see ``presence``)."""
         return f"{self.prefix}:health-slot:{slot}"
+
+    def requeue_lock(self, job_id: str) -> str:
+        """Lock: one requeue of ``job_id`` at a time."""
+        return f"{self.prefix}:requeue-lock:{job_id}"

@@ -19,7 +19,7 @@ from redis import Redis
 from app.errors import ClaudeWorkersError
 from app.fleet.gate import Gate
 from app.fleet.keys import Keys
-from app.jobs import service
+from app.jobs import policy, service
 from app.jobs.spec import JobSpec
 from app.jobs.submit import enqueue
 from app.settings import Settings
@@ -111,6 +111,11 @@ def submit(
     conn: Redis, settings: Settings, items: list[BatchItem], batch_id: str | None = None, progress: Any = None
 ) -> dict[str, Any]:
     """Enqueue every item once. ``progress`` (optional) is called with each item as it is done."""
+    for item in items:  # the whole batch is allowed, or nothing of it is queued
+        try:
+            policy.check(item.spec, settings)
+        except policy.PolicyViolation as exc:
+            raise policy.PolicyViolation(f"Job {item.custom_id!r}: {exc.message}", hint=exc.hint) from None
     batch_id = batch_id or content_id(items)
     key = _key(settings, batch_id)
     ttl = settings.claude_result_ttl + _KEEP_EXTRA_S

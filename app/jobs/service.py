@@ -7,10 +7,12 @@ A job's public status is RQ's, except that a queued job behind a closed fleet ga
 
 from __future__ import annotations
 
+import contextlib
 import time
 from datetime import UTC, datetime
 from typing import Any
 
+import redis
 from redis import Redis
 from rq import Queue
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
@@ -18,6 +20,7 @@ from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 
 from app.errors import ClaudeWorkersError
+from app.fleet.keys import Keys
 from app.fleet.state import FleetState
 from app.jobs.submit import queue_for
 from app.settings import Settings
@@ -165,21 +168,32 @@ def list_jobs(
 
 
 def requeue(conn: Redis, settings: Settings, job_id: str) -> Job:
-    """Put a failed (or canceled) job back on the queue with fresh budgets; its history stays."""
-    job = fetch(conn, job_id)
-    status = job.get_status()
-    if status not in (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED):
-        raise JobStateConflict(
-            f"Job {job_id} is {public_status(job, None)}, not failed; only failed or canceled jobs are requeued."
-        )
-    job.meta["spent"] = {}
-    job.meta.setdefault("requeued_at", []).append(time.time())
-    job.save_meta()
-    registry = FailedJobRegistry(queue=queue_for(conn, settings))
+    """Put a failed (or canceled) job back on the queue with fresh budgets; its history stays.
+
+    Under a short per-job lock, so that of two requeues sent at once exactly one puts the job
+    back; the other finds it queued and is refused.
+    """
+    lock = conn.lock(Keys(settings.claude_workers_prefix).requeue_lock(job_id), timeout=30, blocking_timeout=10)
+    if not lock.acquire():
+        raise JobStateConflict(f"Job {job_id} is being requeued by another request; look at it again in a moment.")
     try:
-        registry.requeue(job)
-    except InvalidJobOperation:  # canceled jobs are not in the failed registry
-        queue_for(conn, settings)._enqueue_job(job)
+        job = fetch(conn, job_id)
+        status = job.get_status()
+        if status not in (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED):
+            raise JobStateConflict(
+                f"Job {job_id} is {public_status(job, None)}, not failed; only failed or canceled jobs are requeued."
+            )
+        job.meta["spent"] = {}
+        job.meta.setdefault("requeued_at", []).append(time.time())
+        job.save_meta()
+        registry = FailedJobRegistry(queue=queue_for(conn, settings))
+        try:
+            registry.requeue(job)
+        except InvalidJobOperation:  # canceled jobs are not in the failed registry
+            queue_for(conn, settings)._enqueue_job(job)
+    finally:
+        with contextlib.suppress(redis.exceptions.LockError):
+            lock.release()
     return fetch(conn, job_id)
 
 

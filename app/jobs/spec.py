@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from app.claude import values
 from app.claude.request import PERMISSION_MODES, RunRequest
 
 MAX_PROMPT_CHARS = 200_000
+#: the JSON of metadata and json_schema together, once serialised
+MAX_FREEFORM_BYTES = 64 * 1024
 _IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,200}$")
+#: a named workspace: up to 5 path parts of letters, digits and _ . -, each starting with a letter or digit
+_WORKSPACE_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
 
 class JobSpec(BaseModel):
     """One Claude job. Unknown fields are refused so typos never pass silently."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     prompt: str = Field(min_length=1, max_length=MAX_PROMPT_CHARS)
     engine: Literal["cli", "api"] = "cli"
@@ -25,14 +31,14 @@ class JobSpec(BaseModel):
     system_prompt: str | None = Field(default=None, max_length=MAX_PROMPT_CHARS)
     append_system_prompt: str | None = Field(default=None, max_length=MAX_PROMPT_CHARS)
     max_turns: int | None = Field(default=None, ge=1, le=10_000)
-    max_budget_usd: float | None = Field(default=None, gt=0, le=100_000)
+    max_budget_usd: float | None = Field(default=None, ge=0.0001, le=100_000)
     allowed_tools: list[str] = Field(default_factory=list, max_length=200)
     disallowed_tools: list[str] = Field(default_factory=list, max_length=200)
     permission_mode: Literal[PERMISSION_MODES] | None = None  # type: ignore[valid-type]
     resume_session_id: str | None = Field(default=None, max_length=200)
     workspace: str | None = Field(default=None, max_length=1000)
     keep_workspace: bool = False
-    timeout: float | None = Field(default=None, gt=0, le=7 * 86400)
+    timeout: float | None = Field(default=None, ge=1, le=7 * 86400)
     json_schema: dict[str, Any] | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
     idempotency_key: str | None = None
@@ -43,6 +49,36 @@ class JobSpec(BaseModel):
     def _prompt_not_blank(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("the prompt is empty")
+        return value
+
+    @field_validator("prompt", "system_prompt", "append_system_prompt")
+    @classmethod
+    def _clean_text(cls, value: str | None) -> str | None:
+        return None if value is None else values.check_text(value)
+
+    @field_validator("model")
+    @classmethod
+    def _model_name(cls, value: str | None) -> str | None:
+        return None if value is None else values.check_model(value)
+
+    @field_validator("resume_session_id")
+    @classmethod
+    def _session_id(cls, value: str | None) -> str | None:
+        return None if value is None else values.check_session_id(value)
+
+    @field_validator("allowed_tools", "disallowed_tools")
+    @classmethod
+    def _tools(cls, value: list[str]) -> list[str]:
+        return [values.check_tool(tool) for tool in value]
+
+    @field_validator("metadata", "json_schema")
+    @classmethod
+    def _freeform_json(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is None:
+            return None
+        values.check_json(value)
+        if len(json.dumps(value)) > MAX_FREEFORM_BYTES:
+            raise ValueError(f"is larger than {MAX_FREEFORM_BYTES} bytes as JSON")
         return value
 
     @field_validator("idempotency_key")
@@ -57,9 +93,11 @@ class JobSpec(BaseModel):
     def _workspace_relative(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        path = Path(value)
-        if path.is_absolute() or ".." in path.parts or not value.strip() or "\x00" in value:
-            raise ValueError("must be a relative path inside CLAUDE_WORKSPACE_ROOT, without '..'")
+        parts = value.split("/")
+        if len(parts) > 5 or not all(_WORKSPACE_PART.match(part) for part in parts):
+            raise ValueError(
+                "must be a name like 'reports' or 'team/reports': up to 5 parts of letters, digits and _ . -"
+            )
         return value
 
     def to_run_request(self, cwd: Path | None) -> RunRequest:

@@ -18,6 +18,7 @@ from rq.job import Job
 
 from app.fleet.job import run_claude_job
 from app.fleet.keys import Keys
+from app.jobs import policy
 from app.jobs.spec import JobSpec
 from app.settings import Settings
 
@@ -36,18 +37,13 @@ def queue_for(conn: Redis, settings: Settings) -> Queue:
 
 def enqueue(conn: Redis, settings: Settings, spec: JobSpec) -> tuple[Job, bool]:
     """Enqueue ``spec``. Returns the job and whether it is new (False: the idempotency key matched)."""
+    policy.check(spec, settings)
     keys = Keys(settings.claude_workers_prefix)
     job_id = uuid.uuid4().hex
     if spec.idempotency_key:
-        idem = keys.idempotency(spec.idempotency_key)
-        keep = settings.claude_result_ttl + IDEMPOTENCY_EXTRA_S
-        if not conn.set(idem, job_id, nx=True, ex=keep):
-            existing = conn.get(idem)
-            if isinstance(existing, bytes):
-                try:
-                    return Job.fetch(existing.decode(), connection=conn), False
-                except NoSuchJobError:
-                    conn.set(idem, job_id, ex=keep)  # the old job expired; this key starts afresh
+        existing = _claim_idempotency_key(conn, keys.idempotency(spec.idempotency_key), job_id, settings)
+        if existing is not None:
+            return existing, False
     timeout = int((spec.timeout or settings.claude_job_timeout) + RQ_TIMEOUT_MARGIN_S)
     crash = settings.claude_crash_max_retries
     job = queue_for(conn, settings).enqueue(
@@ -63,6 +59,42 @@ def enqueue(conn: Redis, settings: Settings, spec: JobSpec) -> tuple[Job, bool]:
         meta={"submitted_at": time.time(), "idempotency_key": spec.idempotency_key, "metadata": spec.metadata},
     )
     return job, True
+
+
+#: swap the key's job id for ours only if it still names the one we found gone
+_TAKE_OVER = """
+if redis.call('get', KEYS[1]) == ARGV[1] then redis.call('set', KEYS[1], ARGV[2], 'ex', ARGV[3]) return 1 end
+return 0
+"""
+#: how long a request waits for the job another request is creating under the same key
+CLAIM_WAIT_S = 5.0
+
+
+def _claim_idempotency_key(conn: Redis, key: str, job_id: str, settings: Settings) -> Job | None:
+    """None: ``job_id`` now owns ``key`` (create it). Else the job that owns it (return that).
+
+    Exactly one of any number of concurrent requests wins the key; the others wait for the
+    winner's job to appear. A key whose job expired (or whose creator died before creating it)
+    is taken over by exactly one request, by compare-and-set.
+    """
+    keep = settings.claude_result_ttl + IDEMPOTENCY_EXTRA_S
+    deadline = time.monotonic() + CLAIM_WAIT_S
+    while True:
+        if conn.set(key, job_id, nx=True, ex=keep):
+            return None
+        raw = conn.get(key)
+        if not isinstance(raw, bytes):
+            continue  # the key expired between the two calls: try to win it
+        owner = raw.decode()
+        try:
+            return Job.fetch(owner, connection=conn)
+        except NoSuchJobError:
+            pass
+        if time.monotonic() >= deadline:
+            if conn.eval(_TAKE_OVER, 1, key, owner, job_id, keep):
+                return None
+            deadline = time.monotonic() + CLAIM_WAIT_S  # someone else took it over: wait for theirs
+        time.sleep(0.02)
 
 
 def _describe(spec: JobSpec) -> str:

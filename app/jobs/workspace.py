@@ -1,4 +1,8 @@
-"""The directory a job runs in: always under CLAUDE_WORKSPACE_ROOT, fresh per job by default."""
+"""The directory a job runs in: always under CLAUDE_WORKSPACE_ROOT, fresh per job by default.
+
+Two subtrees that never meet: ``jobs/<id>`` is one job's private workspace, and ``named/<name>``
+holds the workspaces jobs ask for by name. No name reaches another job's private one.
+"""
 
 from __future__ import annotations
 
@@ -26,7 +30,7 @@ def resolve_workspace(root: Path, name: str) -> Path:
 def job_workspace(root: Path, job_id: str, name: str | None, keep: bool) -> Iterator[Path]:
     """A named workspace is the user's and stays; a fresh one is removed afterwards unless ``keep``."""
     if name is not None:
-        path = resolve_workspace(root, name)
+        path = resolve_workspace(root, f"named/{name}")
         path.mkdir(parents=True, exist_ok=True)
         yield path
         return

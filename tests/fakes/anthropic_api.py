@@ -52,6 +52,8 @@ class Reply:
     output_tokens: int = 3
     lift_at_reset: bool = False  # usage_limit: answer success once resets_at has passed
     accept: str | None = None  # error kinds: answer success to a request carrying this credential
+    #: kind "script": the tool calls to make, one per turn, before answering ``text``
+    calls: list[dict[str, Any]] = field(default_factory=list)
 
     def effective(self, headers: dict[str, str]) -> Reply:
         """The reply after the time- and credential-dependent rules above."""
@@ -74,6 +76,11 @@ class Reply:
     @classmethod
     def rate_limit(cls, retry_after: int = 7) -> Reply:
         return cls("rate_limit", retry_after=retry_after)
+
+    @classmethod
+    def script(cls, *calls: tuple[str, dict[str, Any]], text: str = "done") -> Reply:
+        """A tool-using agent: each turn asks for the next tool call, then it answers ``text``."""
+        return cls("script", text=text, calls=[{"name": name, "input": args} for name, args in calls])
 
     @classmethod
     def of(cls, kind: str, **kw: Any) -> Reply:
@@ -209,6 +216,16 @@ class FakeAnthropicAPI:
         self.stop()
 
 
+def _tool_results(body: dict[str, Any]) -> int:
+    """How many tool results the conversation in ``body`` carries (the turns a script has had)."""
+    count = 0
+    for message in body.get("messages", []):
+        content = message.get("content")
+        if isinstance(content, list):
+            count += sum(1 for b in content if isinstance(b, dict) and b.get("type") == "tool_result")
+    return count
+
+
 def _make_handler(fake: FakeAnthropicAPI) -> type[BaseHTTPRequestHandler]:  # noqa: C901 - one handler, every reply kind
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -277,7 +294,7 @@ def _make_handler(fake: FakeAnthropicAPI) -> type[BaseHTTPRequestHandler]:  # no
             if reply.kind == "hang":
                 fake._stopping.wait(HANG_LIMIT_S)
                 return
-            if reply.kind in ("success", "tool_use"):
+            if reply.kind in ("success", "tool_use", "script"):
                 self._success(reply, body)
                 return
             if reply.kind == "usage_limit":
@@ -312,8 +329,18 @@ def _make_handler(fake: FakeAnthropicAPI) -> type[BaseHTTPRequestHandler]:  # no
                 "cache_creation_input_tokens": 0,
                 "cache_read_input_tokens": 0,
             }
-            if reply.kind == "tool_use":
+            done = _tool_results(body)
+            if reply.kind == "script" and done < len(reply.calls):
+                call = reply.calls[done]
                 block: dict[str, Any] = {
+                    "type": "tool_use",
+                    "id": f"toolu_{uuid.uuid4().hex[:20]}",
+                    "name": call["name"],
+                    "input": call["input"],
+                }
+                stop_reason = "tool_use"
+            elif reply.kind == "tool_use":
+                block = {
                     "type": "tool_use",
                     "id": f"toolu_{uuid.uuid4().hex[:20]}",
                     "name": "Read",

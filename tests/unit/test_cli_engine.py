@@ -1,6 +1,5 @@
 """The CLI engine's process handling, with a tiny stand-in for the ``claude`` executable."""
 
-import itertools
 import json
 import os
 import signal
@@ -16,15 +15,14 @@ from pydantic import SecretStr
 from app.claude.cli_engine import build_argv
 from app.claude.request import RunRequest
 from app.claude.runner import run_claude
-from app.errors import ClaudeServerError, ClaudeTimeout
+from app.errors import ClaudeServerError, ClaudeTimeout, InvalidRequest
 from app.settings import Settings
 
 STAND_IN = """#!{python}
 import json, os, subprocess, sys, time
 here = os.path.dirname(os.path.abspath(__file__))
 mode = open(os.path.join(here, "mode")).read().strip()
-devnull = os.path.samefile("/dev/stdin", os.devnull) if os.path.exists("/dev/stdin") else None
-record = {{"argv": sys.argv[1:], "stdin_is_devnull": devnull, "env": dict(os.environ),
+record = {{"argv": sys.argv[1:], "stdin": sys.stdin.read(), "env": dict(os.environ),
           "pgid": os.getpgid(0), "pid": os.getpid()}}
 if mode == "hang":
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
@@ -58,7 +56,10 @@ def stand_in(tmp_path: Path) -> Callable[[str], Path]:
 
 
 def settings_for(make_settings: Callable[..., Settings], directory: Path) -> Settings:
-    return make_settings(claude_bin=str(directory / "claude"), anthropic_api_key=SecretStr("sk-test"))
+    # the stand-in keeps its state in files beside it, which a sandbox would hide: run it bare
+    return make_settings(
+        claude_bin=str(directory / "claude"), anthropic_api_key=SecretStr("sk-test"), claude_sandbox="off"
+    )
 
 
 def record(directory: Path) -> dict:  # type: ignore[type-arg]
@@ -68,16 +69,15 @@ def record(directory: Path) -> dict:  # type: ignore[type-arg]
 NASTY = "--help; rm -rf / $(touch pwned) `id` 'single' \"double\" \\ \n* ? > out.txt | cat & -p"
 
 
-def test_prompt_reaches_the_cli_verbatim_as_one_argument(
+def test_prompt_reaches_the_cli_verbatim_on_stdin(
     stand_in: Callable[[str], Path], make_settings: Callable[..., Settings], tmp_path: Path
 ) -> None:
     directory = stand_in("ok")
     result = run_claude(RunRequest(prompt=NASTY, cwd=tmp_path), settings_for(make_settings, directory))
     assert result.text == "done" and result.cost_usd == 0.5
     seen = record(directory)
-    assert seen["argv"][-1] == NASTY
-    assert seen["argv"][-2] == "--"  # the prompt can never be read as a flag
-    assert seen["stdin_is_devnull"] is True
+    assert seen["stdin"] == NASTY  # never in argv: it cannot be read as a flag, and its size is ours
+    assert NASTY not in seen["argv"] and seen["argv"][-1] == "-p"
     assert not (tmp_path / "pwned").exists() and not (tmp_path / "out.txt").exists()
     assert seen["pgid"] == seen["pid"]  # its own process group
 
@@ -129,7 +129,9 @@ def test_scrubbed_environment_reaches_the_process(
         monkeypatch.setenv(name, value)
     run_claude(RunRequest(prompt="x"), settings_for(make_settings, directory))
     env = record(directory)["env"]
-    assert env["ANTHROPIC_API_KEY"] == "sk-test"
+    # the CLI holds the job's proxy token, never the real key; its base URL is the proxy
+    assert env["ANTHROPIC_API_KEY"].startswith("cwjob-") and "sk-test" not in json.dumps(env)
+    assert env["ANTHROPIC_BASE_URL"].startswith("http://127.0.0.1:")
     assert env["CLAUDE_CODE_MAX_RETRIES"] == "2"
     assert not {"ANTHROPIC_CUSTOM_HEADERS", "CLAUDE_CODE_API_KEY_FILE_DESCRIPTOR", "SOME_APP_SECRET"} & set(env)
 
@@ -144,14 +146,39 @@ def test_argv_carries_every_job_option() -> None:
         disallowed_tools=("Write",),
         permission_mode="plan",
         append_system_prompt="be brief",
-        resume_session_id="abc",
+        system_prompt="--debug-file=/tmp/x",
+        resume_session_id="3f0e9b1c-2a4d-4e5f-8a9b-0c1d2e3f4a5b",
         json_schema={"type": "object"},
     )
     argv = build_argv("claude", request)
-    pairs = dict(itertools.pairwise(argv[1:-2]))
-    assert pairs["--model"] == "sonnet" and pairs["--max-turns"] == "3" and pairs["--max-budget-usd"] == "0.25"
-    assert pairs["--allowedTools"] == "Read,Bash(git:*)" and pairs["--disallowedTools"] == "Write"
-    assert pairs["--permission-mode"] == "plan" and pairs["--resume"] == "abc"
-    assert json.loads(pairs["--json-schema"]) == {"type": "object"}
-    assert argv[-3:] == ["-p", "--", "p"]
-    assert "--output-format" in argv and "stream-json" in argv and "--verbose" in argv
+    assert argv[0] == "claude" and argv[-1] == "-p" and "p" not in argv
+    # every value is one --name=value element: none can become a flag of its own
+    assert all(a.startswith("--") for a in argv[1:-1])
+    pairs = dict(a[2:].split("=", 1) for a in argv[1:-1] if "=" in a)
+    assert pairs["model"] == "sonnet" and pairs["max-turns"] == "3" and float(pairs["max-budget-usd"]) == 0.25
+    assert pairs["allowedTools"] == "Read,Bash(git:*)" and pairs["disallowedTools"] == "Write"
+    assert pairs["permission-mode"] == "plan" and pairs["resume"] == "3f0e9b1c-2a4d-4e5f-8a9b-0c1d2e3f4a5b"
+    assert pairs["system-prompt"] == "--debug-file=/tmp/x"
+    assert json.loads(pairs["json-schema"]) == {"type": "object"}
+    assert pairs["output-format"] == "stream-json" and "--verbose" in argv
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("resume_session_id", '--settings={"apiKeyHelper":"id"}'),
+        ("resume_session_id", "abc"),
+        ("model", "--debug-file=/tmp/x"),
+        ("model", "-p"),
+        ("model", "sonnet\n--settings=x"),
+        ("permission_mode", "--dangerously-skip-permissions"),
+        ("allowed_tools", ("--settings=x",)),
+        ("disallowed_tools", ("Read\x00",)),
+        ("prompt", "hi\x00there"),
+        ("system_prompt", "be brief\x00--debug-file=/tmp/x"),
+        ("prompt", "lone \ud800 surrogate"),
+    ],
+)
+def test_a_value_of_the_wrong_kind_never_reaches_the_cli(field: str, value: object) -> None:
+    with pytest.raises(InvalidRequest, match=field):
+        RunRequest(**{"prompt": "p", field: value})  # type: ignore[arg-type]
