@@ -185,7 +185,8 @@ def running_fleet(redis_url: str, tmp_path: Path, **env: str) -> Iterator[Fleet]
 class RedisServer:
     """A redis-server of the test's own, with AOF, that the test may kill and restart."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *extra: str) -> None:
+        self.extra = list(extra)  # more redis-server options, e.g. "--maxmemory", "2mb"
         self.dir = directory
         self.dir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
@@ -211,6 +212,7 @@ class RedisServer:
                 "everysec",
                 "--dir",
                 str(self.dir),
+                *self.extra,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

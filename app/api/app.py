@@ -50,8 +50,14 @@ class BatchIn(BaseModel):
     batch_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$")
 
 
+class FieldProblem(BaseModel):
+    loc: list[str | int] = Field(description='Where the problem is, e.g. ["body", "max_turns"].')
+    msg: str = Field(description="What is wrong with it.")
+    type: str = Field(description="The kind of problem.")
+
+
 class Problem(BaseModel):
-    detail: str
+    detail: str | list[FieldProblem] = Field(description="What happened and what to do; per field for a 422.")
 
 
 #: Host names that mean "this machine"; without a token only these are served

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -18,30 +18,35 @@ MAX_FREEFORM_BYTES = 64 * 1024
 _IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,200}$")
 #: a named workspace: up to 5 path parts of letters, digits and _ . -, each starting with a letter or digit
 _WORKSPACE_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+WORKSPACE = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}(/[A-Za-z0-9][A-Za-z0-9_.-]{0,99}){0,4}$"
+#: text for Claude, as the OpenAPI document states it: no NUL, no unpaired surrogate
+TEXT = r"^[^\x00\ud800-\udfff]*$"
+Tool = Annotated[str, Field(pattern=values.TOOL.pattern, max_length=700)]
 
 
 class JobSpec(BaseModel):
     """One Claude job. Unknown fields are refused so typos never pass silently."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    # python-re: the text pattern names surrogates, which the default (Rust) engine cannot
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, regex_engine="python-re")
 
-    prompt: str = Field(min_length=1, max_length=MAX_PROMPT_CHARS)
+    prompt: str = Field(min_length=1, max_length=MAX_PROMPT_CHARS, pattern=TEXT)
     engine: Literal["cli", "api"] = "cli"
-    model: str | None = Field(default=None, max_length=200)
-    system_prompt: str | None = Field(default=None, max_length=MAX_PROMPT_CHARS)
-    append_system_prompt: str | None = Field(default=None, max_length=MAX_PROMPT_CHARS)
+    model: str | None = Field(default=None, max_length=200, pattern=values.MODEL.pattern)
+    system_prompt: str | None = Field(default=None, max_length=MAX_PROMPT_CHARS, pattern=TEXT)
+    append_system_prompt: str | None = Field(default=None, max_length=MAX_PROMPT_CHARS, pattern=TEXT)
     max_turns: int | None = Field(default=None, ge=1, le=10_000)
     max_budget_usd: float | None = Field(default=None, ge=0.0001, le=100_000)
-    allowed_tools: list[str] = Field(default_factory=list, max_length=200)
-    disallowed_tools: list[str] = Field(default_factory=list, max_length=200)
+    allowed_tools: list[Tool] = Field(default_factory=list, max_length=200)
+    disallowed_tools: list[Tool] = Field(default_factory=list, max_length=200)
     permission_mode: Literal[PERMISSION_MODES] | None = None  # type: ignore[valid-type]
-    resume_session_id: str | None = Field(default=None, max_length=200)
-    workspace: str | None = Field(default=None, max_length=1000)
+    resume_session_id: str | None = Field(default=None, max_length=200, pattern=values.SESSION_ID.pattern)
+    workspace: str | None = Field(default=None, max_length=1000, pattern=WORKSPACE)
     keep_workspace: bool = False
     timeout: float | None = Field(default=None, ge=1, le=7 * 86400)
     json_schema: dict[str, Any] | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
-    idempotency_key: str | None = None
+    idempotency_key: str | None = Field(default=None, pattern=_IDEMPOTENCY_KEY.pattern)
     priority: Literal["normal", "high"] = "normal"
 
     @field_validator("prompt")

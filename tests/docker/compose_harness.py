@@ -105,6 +105,9 @@ class Compose:
     def fake(self, **reply: Any) -> None:
         httpx.post(f"http://127.0.0.1:{self.fake_port}/_fake/reply", json=reply, timeout=5).raise_for_status()
 
+    def fake_bodies(self) -> str:
+        return httpx.get(f"http://127.0.0.1:{self.fake_port}/_fake/bodies", timeout=10).text
+
     def fake_message_count(self) -> int:
         return int(httpx.get(f"http://127.0.0.1:{self.fake_port}/_fake/requests", timeout=5).json()["messages"])
 

@@ -37,6 +37,9 @@ def compose(request: pytest.FixtureRequest) -> Iterator[Compose]:
         CLAUDE_GATE_POLL_INTERVAL="0.2",
         CLAUDE_SHUTDOWN_GRACE="5",
         CLAUDE_QUOTA_RESET_JITTER="0",
+        # the isolation step gives its agent every tool and permission there is
+        CLAUDE_WORKERS_ALLOWED_TOOLS="*",
+        CLAUDE_WORKERS_ALLOWED_PERMISSION_MODES="*",
     )
     failed_before = request.session.testsfailed
     try:
@@ -100,6 +103,21 @@ def test_the_guide_on_a_real_docker_engine(compose: Compose) -> None:
     views = wait_for(lambda: finished(compose, ids), 120, "30 jobs")
     ran_on = {a["worker"] for v in views for a in v["attempts"] if a["outcome"] == "ok"}
     assert len(ran_on) == 3, f"the 30 jobs ran on {ran_on}"
+
+    # the agent of a job, with every tool and permission, cannot reach the fleet's credential
+    attack = (
+        "id; cat /root/.config/claude/claude-workers-credential.json; env; "
+        "for f in /proc/[0-9]*/environ; do tr '\\0' '\\n' < $f; done; "
+        "ls /proc/1/root/root/.config/claude; echo attacks-ran"
+    )
+    compose.fake(kind="script", calls=[{"name": "Bash", "input": {"command": attack, "description": "x"}}])
+    answer = compose.api("POST", "/jobs", json={"prompt": "find the key", "permission_mode": "bypassPermissions"})
+    assert answer.status_code == 201, answer.text
+    [view] = wait_for(lambda: finished(compose, [answer.json()["id"]]), 60, "the attacking job")
+    bodies = compose.fake_bodies()
+    assert "attacks-ran" in bodies, "the agent's commands did not run"
+    assert API_KEY not in bodies and API_KEY not in str(view)
+    compose.fake(kind="success")
 
     # 6. A subscription login (a new login on one worker reaches all three), then its usage limit,
     #    resetting 20 s ahead, pauses all three; they resume within 5 s of the reset

@@ -267,6 +267,9 @@ def _make_handler(fake: FakeAnthropicAPI) -> type[BaseHTTPRequestHandler]:  # no
             if self.path == "/_fake/requests":
                 self._send_json(200, {"messages": len(fake.message_requests())})
                 return
+            if self.path == "/_fake/bodies":  # what the CLI sent (tool results included), for leak checks
+                self._send_json(200, [r.body for r in fake.message_requests()])
+                return
             self._send_json(404, _error_body("not_found_error", "Not found"))
 
         def do_POST(self) -> None:

@@ -6,6 +6,7 @@ Against a real API server process and a real worker running the real CLI in its 
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import json
 import time
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+import redis
 
 from tests.fakes.anthropic_api import FakeAnthropicAPI, Reply
 from tests.fleet_harness import Fleet
@@ -210,3 +212,48 @@ def test_what_clients_may_ask_for_is_the_operators_call(fleet: Fleet, api: httpx
         ).status_code
         == 201
     )
+
+
+def test_random_json_never_gets_a_5xx(fleet: Fleet, api: httpx.Client) -> None:
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30)
+    documents = st.recursive(
+        scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
+    )
+    fields = st.sampled_from([*STRING_FIELDS, "timeout", "max_turns", "max_budget_usd", "json_schema", "engine"])
+    bodies = st.one_of(documents, st.dictionaries(fields, documents, min_size=1).map(lambda d: {"prompt": "x", **d}))
+
+    @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    @given(body=bodies)
+    def check(body: Any) -> None:
+        raw = json.dumps(body, allow_nan=True).encode("utf-8", "surrogatepass")
+        for path in ("/jobs", "/batches"):
+            answer = api.post(path, content=raw, headers={"content-type": "application/json"})
+            assert answer.status_code < 500, (path, body, answer.text[:300])
+
+    check()
+    assert api.get("/jobs").status_code == 200  # and every page of what was queued still renders
+
+
+def test_a_full_redis_is_reported_as_full(tmp_path: Path) -> None:
+    from tests.conftest import cli_env
+    from tests.fleet_harness import RedisServer, running_fleet
+    from tests.integration.conftest import TOKEN, api_server, run_app
+
+    server = RedisServer(tmp_path / "redis", "--maxmemory", "3mb", "--maxmemory-policy", "noeviction").start()
+    try:
+        with running_fleet(server.url, tmp_path, CLAUDE_WORKERS_API_TOKEN=TOKEN) as small:
+            conn = small.conn
+            with contextlib.suppress(redis.exceptions.OutOfMemoryError):
+                for n in range(10_000):
+                    conn.set(f"filler:{n}", "x" * 10_000)
+            with api_server(small, tmp_path) as (url, _):
+                answer = httpx.post(f"{url}/jobs", json={"prompt": "x"}, headers={"authorization": f"Bearer {TOKEN}"})
+                assert answer.status_code == 507 and "out of memory" in answer.json()["detail"]
+            cli = run_app(cli_env(**small.settings_env()), "submit", "hello", timeout=60)
+            assert cli.returncode == 1 and "out of memory" in cli.stderr and "Traceback" not in cli.stderr
+            conn.flushdb()
+    finally:
+        server.stop()

@@ -48,14 +48,25 @@ def in_flight(fake: FakeAnthropicAPI, n: int = 1) -> bool:
     return len(fake.message_requests()) >= n
 
 
-def test_sigkilled_worker_and_children_job_comes_back_and_runs(
+FAST_RECOVERY = {
+    "CLAUDE_EXECUTION_GRACE": "3",
+    "CLAUDE_JOB_MONITORING_INTERVAL": "2",
+    "CLAUDE_MAINTENANCE_INTERVAL": "5",
+    "CLAUDE_WORKER_TTL": "20",
+}
+
+
+def test_sigkilled_worker_and_children_job_comes_back_first_and_runs(
     fake_api: FakeAnthropicAPI, redis_url: str, tmp_path: Path, claude_bin: str
 ) -> None:
+    fake_api.always(Reply.success(delay=1))
     fake_api.then(Reply.success(delay=20))  # the first run is mid-flight when the worker dies
-    with running_fleet(redis_url, tmp_path, ANTHROPIC_BASE_URL=fake_api.url, **API_KEY) as fleet:
+    env = {"ANTHROPIC_BASE_URL": fake_api.url, **API_KEY, **FAST_RECOVERY}
+    with running_fleet(redis_url, tmp_path, **env) as fleet:
         (victim,) = fleet.start_workers(1)
         (job_id,) = fleet.enqueue(1)
         wait_until(lambda: in_flight(fake_api), 30, what="the job to reach Claude")
+        later = fleet.enqueue(20)  # queued behind it while it runs
         tree = descendants(victim.pid)
         assert tree, "the worker had no job process"
         for pid in [victim.pid, *tree]:
@@ -65,10 +76,15 @@ def test_sigkilled_worker_and_children_job_comes_back_and_runs(
         victim.wait()
 
         fleet.start_workers(1)
-        wait_until(lambda: fleet.finished() == 1, 90, interval=0.5, what="the killed job to come back and finish")
-        assert time.time() - killed_at < 90
-        outcomes = [a["outcome"] for a in fleet.job(job_id).meta["attempts"]]
-        assert outcomes == ["interrupted", "ok"]  # the duplicate attempt is visible
+        wait_until(lambda: fleet.finished() == 21, 90, interval=0.5, what="the killed job to come back and finish")
+        assert fleet.job(job_id).ended_at is not None
+        attempts = fleet.job(job_id).meta["attempts"]
+        assert [a["outcome"] for a in attempts] == ["interrupted", "ok"]  # the duplicate attempt is visible
+        # recovered at the front of the queue, not behind what was queued while it ran
+        recovered = attempts[1]["started_at"]
+        after = [i for i in later if fleet.job(i).meta["attempts"][0]["started_at"] > recovered]
+        assert len(after) >= 5, f"only {len(after)} of 20 later jobs ran after the recovered one"
+        assert recovered - killed_at < 30
         assert not any(alive(pid) for pid in tree), "a job process or CLI outlived its worker"
 
 
