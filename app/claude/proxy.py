@@ -152,8 +152,14 @@ def _handler(proxy: CredentialProxy) -> type[BaseHTTPRequestHandler]:
             if not proxy.accepts(headers):
                 self._answer(401, {"content-type": "application/json"}, [_refusal()])
                 return
+            try:
+                upstream = proxy.upstream_headers(headers)
+            except Exception as exc:  # no usable credential right now: the CLI reports an auth error
+                log.warning("proxy: no credential to send (%s)", exc)
+                self._answer(401, {"content-type": "application/json"}, [_refusal()])
+                return
             request = proxy.client.build_request(
-                self.command, proxy.upstream + self.path, headers=proxy.upstream_headers(headers), content=body
+                self.command, proxy.upstream + self.path, headers=upstream, content=body
             )
             try:
                 answer = proxy.client.send(request, stream=True)

@@ -122,5 +122,8 @@ def test_the_agent_cannot_reach_a_secret(
     for canary in (CANARY, ENV_CANARY, WORKSPACE_CANARY, REDIS_CANARY):
         assert not [t for t in everything if canary in t], f"{canary} reached the job"
     assert not (isolated_env / "planted").exists(), "the agent wrote into the fleet's config dir"
+    # the run's own config dir is gone; only its session transcript is kept, by session id
+    assert not (isolated_env / "projects").exists()
+    assert [p.name for p in (isolated_env / SESSIONS_DIR).iterdir()] == [result.session_id]
     # the proxy gave Anthropic the real credential; the CLI only ever had the job's token
     assert all(r.headers.get("x-api-key") == CANARY for r in fake_api.message_requests())

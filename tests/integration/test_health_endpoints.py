@@ -121,3 +121,26 @@ def test_the_gateway_gives_worker_n_the_port_8080_plus_n(redis_url: str, tmp_pat
         assert get(base + 1, "/ready").status_code == 503  # the worker's own answer passes through
         empty = get(base + 2, "/health")
         assert empty.status_code == 503 and "--scale worker=3" in empty.json()["hint"]
+
+
+def test_a_restarted_worker_gets_its_health_port_back_at_once(redis_url: str, tmp_path: Path) -> None:
+    import signal
+    import socket
+    import time
+
+    port = free_port()
+    with running_fleet(redis_url, tmp_path) as fleet:
+        first = fleet.start_worker(HEALTH_PORT=str(port))
+        wait_until(lambda: _answers(port), 30, what="the worker's health server")
+        # a probe that keeps its connection, as kubelet's do, then the worker dies under it
+        probe = socket.create_connection(("127.0.0.1", port))
+        probe.sendall(b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        probe.recv(65536)
+        fleet.kill_group(first, signal.SIGKILL)
+        first.wait()
+        probe.close()
+        restarted = time.monotonic()
+        fleet.start_worker(HEALTH_PORT=str(port))
+        wait_until(lambda: _answers(port), 20, what="the restarted worker's health server")
+        assert time.monotonic() - restarted < 20
+        assert "already in use" not in fleet.log_text()
