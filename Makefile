@@ -23,6 +23,7 @@ node_modules/.bin/claude: package.json package-lock.json
 lint: setup
 	$(BIN)/ruff check app tests bench
 	$(BIN)/ruff format --check app tests bench
+	$(BIN)/lint-imports
 
 typecheck: setup
 	$(BIN)/mypy

@@ -14,16 +14,16 @@ from redis import Redis
 
 from app import __version__
 from app.claude.credentials import AuthReport, inspect_credentials
-from app.claude.outcome import EXIT_CODES
 from app.errors import SETUP_COMMAND
 from app.fleet.snapshot import FleetSnapshot, take
 from app.fleet.state import ACTIONS, FleetState
 from app.settings import Settings
+from app.states import State, exit_code
 
 
 def is_authenticated(report: AuthReport, gate: FleetState | None) -> bool:
     """A credential is configured and Claude has not rejected it since (as far as the fleet knows)."""
-    return report.configured and (gate is None or gate.state != "auth_required")
+    return report.configured and (gate is None or gate.state != State.AUTH_REQUIRED)
 
 
 def fleet_snapshot(conn: Redis | None, settings: Settings) -> FleetSnapshot | None:
@@ -37,8 +37,8 @@ def fleet_snapshot(conn: Redis | None, settings: Settings) -> FleetSnapshot | No
 
 def state_word(report: AuthReport, gate: FleetState | None) -> str:
     if not report.configured:
-        return "auth_required"
-    return gate.state if gate is not None else "ready"
+        return State.AUTH_REQUIRED
+    return gate.state if gate is not None else State.READY
 
 
 def auth_status(settings: Settings, conn: Redis | None) -> dict[str, Any]:
@@ -50,7 +50,7 @@ def auth_status(settings: Settings, conn: Redis | None) -> dict[str, Any]:
     status: dict[str, Any] = {
         "authenticated": is_authenticated(report, gate),
         "state": state,
-        "exit_code": EXIT_CODES.get(state, 1),
+        "exit_code": exit_code(state),
         **report.to_dict(),
         "fleet": gate.to_dict() if gate else None,
         "redis": "reachable" if snap is not None else "unreachable",

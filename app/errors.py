@@ -29,6 +29,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from app.states import State
+
 SETUP_COMMAND = "python -m app.claude_auth_manager setup"
 
 __all__ = [
@@ -119,14 +121,14 @@ class FleetBlockingError(ClaudeError):
 class AuthRequired(FleetBlockingError):
     """No credential, or Claude rejected it (invalid, revoked, expired, refresh failed)."""
 
-    state = "auth_required"
+    state = State.AUTH_REQUIRED
     hint = f"Log in once for the whole fleet: {SETUP_COMMAND}  (or: claude-workers auth setup)"
 
 
 class UsageLimitReached(FleetBlockingError):
     """The subscription's usage limit is reached. ``resets_at`` is epoch seconds, when known."""
 
-    state = "quota_exceeded"
+    state = State.QUOTA_EXCEEDED
 
     def __init__(
         self,
@@ -151,7 +153,7 @@ class UsageLimitReached(FleetBlockingError):
 class RateLimited(FleetBlockingError):
     """A server-side rate limit (429 without a usage-limit rejection)."""
 
-    state = "rate_limited"
+    state = State.RATE_LIMITED
     hint = "Jobs back off together and resume by themselves."
 
     def __init__(self, message: str, *, retry_after: float | None = None, **kw: Any) -> None:
@@ -165,13 +167,13 @@ class RateLimited(FleetBlockingError):
 class Overloaded(RateLimited):
     """Anthropic answered 529 Overloaded."""
 
-    state = "overloaded"
+    state = State.OVERLOADED
 
 
 class BillingRequired(FleetBlockingError):
     """Credit balance too low, or the organisation is out of usage."""
 
-    state = "billing_required"
+    state = State.BILLING_REQUIRED
     hint = (
         "Add credits or raise the usage allowance in the Anthropic console, then run: "
         "python -m app.claude_auth_manager test"

@@ -26,6 +26,7 @@ from types import FrameType
 from redis import Redis
 
 from app.errors import ConfigError
+from app.fleet.keys import Keys
 from app.proc import die_with_parent
 from app.redis_conn import redact_url, wait_for_redis
 from app.settings import REDIS_URL_FILE, Settings
@@ -204,7 +205,7 @@ class LocalFleet:
         workers = [c for c in self.children if c.role.startswith("worker")]
         while time.monotonic() < deadline and len(ports) < len(workers) and not self.stopping:
             ports = []
-            for key in conn.smembers(f"rq:workers:{self.settings.claude_workers_prefix}"):
+            for key in conn.smembers(Keys(self.settings.claude_workers_prefix).rq_workers):
                 port = conn.hget(key, "health_port")
                 if port:
                     ports.append(int(port))

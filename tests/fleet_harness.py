@@ -49,6 +49,17 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def ports_free(ports: list[int]) -> bool:
+    """Whether every one of ``ports`` can be bound on 127.0.0.1 now."""
+    for port in ports:
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                return False
+    return True
+
+
 def wait_until(predicate: Callable[[], Any], timeout: float, interval: float = 0.1, what: str = "condition") -> Any:
     deadline = time.monotonic() + timeout
     while True:

@@ -6,17 +6,9 @@ from typing import Any
 
 from app.claude.request import ClaudeResult
 from app.errors import ClaudeError, UsageLimitReached
+from app.states import EXIT_CODES, exit_code
 
-#: the state words, in the order documented in docs/cli.md, with their exit codes
-EXIT_CODES: dict[str, int] = {
-    "ready": 0,
-    "error": 1,
-    "auth_required": 10,
-    "quota_exceeded": 11,
-    "rate_limited": 12,
-    "overloaded": 13,
-    "billing_required": 14,
-}
+__all__ = ["EXIT_CODES", "exit_code", "outcome"]
 
 
 def outcome(result: ClaudeResult | None = None, error: ClaudeError | None = None) -> dict[str, Any]:
@@ -46,7 +38,3 @@ def outcome(result: ClaudeResult | None = None, error: ClaudeError | None = None
         "cost_usd": None,
         "session_id": None,
     }
-
-
-def exit_code(state: str) -> int:
-    return EXIT_CODES.get(state, 1)

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
-import redis
 
 from app import __version__
-from app.claude_auth_manager import auth
 from app.cli.api import api_command
+from app.cli.auth import auth
 from app.cli.batch import batch_group
+from app.cli.errors import run_group
 from app.cli.health_gateway import health_gateway_command
 from app.cli.jobs import jobs_group
 from app.cli.run import run_command
@@ -18,7 +16,6 @@ from app.cli.status import status_command
 from app.cli.submit import submit_command
 from app.cli.up import up_command
 from app.cli.worker import worker_command
-from app.errors import ClaudeWorkersError
 from app.logs import configure_logging
 from app.proc import make_undumpable
 
@@ -44,34 +41,6 @@ for command in (
     auth,
 ):
     cli.add_command(command)
-
-
-def run_group(group: click.Group, argv: list[str] | None = None) -> None:
-    """Run a click group; user-facing errors print their text and hint, never a traceback."""
-    try:
-        group(args=argv, standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
-        sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except ClaudeWorkersError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
-    except redis.exceptions.OutOfMemoryError:
-        click.echo(
-            "error: Redis is out of memory (maxmemory reached, noeviction): nothing was written.\n"
-            "Free memory (claude-workers jobs list --status failed, then delete what you no longer need) "
-            "or raise Redis's maxmemory.",
-            err=True,
-        )
-        sys.exit(1)
-    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
-        click.echo(f"error: Redis did not answer ({exc}).\nStart Redis or fix REDIS_URL.", err=True)
-        sys.exit(1)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -13,12 +13,13 @@ from typing import Any
 from rq.job import Job
 
 from app.settings import Settings
+from app.states import State
 
 #: which budget an outcome spends
-BUDGET_OF_STATE = {
-    "auth_required": "auth",
-    "billing_required": "auth",
-    "quota_exceeded": "quota",
+BUDGET_OF_STATE: dict[str, str] = {
+    State.AUTH_REQUIRED: "auth",
+    State.BILLING_REQUIRED: "auth",
+    State.QUOTA_EXCEEDED: "quota",
 }
 MAX_KEPT_ATTEMPTS = 200
 
@@ -76,12 +77,14 @@ def finish_attempt(job: Job, attempt: dict[str, Any], outcome: str, message: str
     job.save_meta()
 
 
-def spend(job: Job, budget: str) -> int:
-    spent = dict(job.meta.get("spent", {}))
-    spent[budget] = int(spent.get(budget, 0)) + 1
-    job.meta["spent"] = spent
+def spent(job: Job) -> dict[str, int]:
+    """The attempts each budget has spent (auth, quota, job)."""
+    return {k: int(v) for k, v in dict(job.meta.get("spent", {})).items()}
+
+
+def set_spent(job: Job, budget: str, count: int) -> None:
+    job.meta["spent"] = {**spent(job), budget: count}
     job.save_meta()
-    return int(spent[budget])
 
 
 def record_deferral(job: Job) -> None:

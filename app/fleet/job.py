@@ -20,16 +20,15 @@ Users' own RQ job functions get the same handling with ``@claude_job``::
 from __future__ import annotations
 
 import functools
+import importlib
 import logging
 import time
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
-from pydantic import ValidationError
 from rq import Retry, get_current_job
 from rq.job import Job
 
-from app.claude.runner import run_claude
 from app.errors import (
     SETUP_COMMAND,
     ClaudeError,
@@ -38,11 +37,11 @@ from app.errors import (
     PermanentJobError,
 )
 from app.fleet import attempts, stats
+from app.fleet.decision import Decision, Fate, decide
 from app.fleet.gate import Gate
-from app.jobs import policy
-from app.jobs.spec import JobSpec
-from app.jobs.workspace import job_workspace
+from app.fleet.keys import Keys
 from app.settings import Settings, get_settings
+from app.states import State
 
 log = logging.getLogger("app.job")
 
@@ -64,7 +63,7 @@ def _back_of_the_line(job: Job, *, front: bool) -> Retry:
 
 def _final_failure(job: Job, error: ClaudeError, reason: str) -> JobFailed:
     fix = error.hint or ""
-    if error.state in ("auth_required", "billing_required") and SETUP_COMMAND not in fix:
+    if error.state in (State.AUTH_REQUIRED, State.BILLING_REQUIRED) and SETUP_COMMAND not in fix:
         fix = f"Log in once for the fleet: {SETUP_COMMAND}"
     lines = [
         f"Job {job.id} failed: {reason}.",
@@ -105,45 +104,12 @@ def guarded(call: Callable[[], T], settings: Settings | None = None) -> T | Retr
 
     try:
         value = call()
-    except FleetBlockingError as error:
-        gate.report_failure(error, attempt_started_at=started, probe=probe)
-        ended(error.state, error.message)
-        budget = attempts.budget_of(error.state)
-        spent = attempts.spend(job, budget)
-        limit = attempts.budget_limit(budget, settings)
-        if spent >= limit:
-            stats.record(job.connection, keys, "failed")
-            raise _final_failure(job, error, f"{spent} attempts ended in {error.state} (limit {limit})") from None
-        stats.record(job.connection, keys, f"retries:{error.state}")
-        log.info(
-            "job %s: %s (attempt %d, %s budget %d/%d): waits behind the gate",
-            job.id,
-            error.state,
-            attempt["n"],
-            budget,
-            spent,
-            limit,
-        )
-        # a failed probe moves to the back so the next probe uses another job's budget
-        return _back_of_the_line(job, front=not probe)
-    except PermanentJobError as error:
-        ended("failed", error.message)
-        stats.record(job.connection, keys, "failed")
-        log.warning("job %s failed for good: %s", job.id, error.message)
-        raise _final_failure(job, error, "Claude cannot do this job as it is specified") from None
     except ClaudeError as error:
-        ended("error", error.message)
-        spent = attempts.spend(job, "job")
-        limit = attempts.budget_limit("job", settings)
-        if spent >= limit:
-            stats.record(job.connection, keys, "failed")
-            raise _final_failure(job, error, f"{spent} attempts failed (limit {limit})") from None
-        delays = settings.job_retry_delays
-        delay = delays[min(spent - 1, len(delays) - 1)]
-        log.info("job %s: %s; retry %d/%d in %ds", job.id, type(error).__name__, spent, limit - 1, delay)
-        stats.record(job.connection, keys, "retries:error")
-        job.enqueue_at_front_on_retry = False
-        return Retry(max=UNLIMITED, interval=delay)
+        if isinstance(error, FleetBlockingError):
+            gate.report_failure(error, attempt_started_at=started, probe=probe)
+        outcome = error.state if isinstance(error, FleetBlockingError) else "error"
+        ended("failed" if isinstance(error, PermanentJobError) else outcome, error.message)
+        return _carry_out(job, keys, error, decide(error, attempts.spent(job), settings, probe=probe), attempt["n"])
     except Exception as error:  # a bug or an OS error: record it, then let RQ's failure handling run
         ended("crashed", f"{type(error).__name__}: {error}")
         raise
@@ -159,6 +125,42 @@ def guarded(call: Callable[[], T], settings: Settings | None = None) -> T | Retr
     return value
 
 
+def _carry_out(job: Job, keys: Keys, error: ClaudeError, decision: Decision, attempt_n: int) -> Retry:
+    """Do what ``decision`` says: persist the spent budget, then wait, retry or fail."""
+    if decision.budget is not None:
+        attempts.set_spent(job, decision.budget, decision.spent)
+    if decision.fate is Fate.FAIL:
+        stats.record(job.connection, keys, "failed")
+        log.warning("job %s failed for good: %s", job.id, error.message)
+        failure = _final_failure(job, error, decision.reason)
+        job.meta["error"] = failure.message  # what `jobs show` and GET /jobs/{id} say
+        job.save_meta()
+        raise failure from None
+    if decision.fate is Fate.WAIT:
+        stats.record(job.connection, keys, f"retries:{error.state}")
+        log.info(
+            "job %s: %s (attempt %d, %s budget %d/%d): waits behind the gate",
+            job.id,
+            error.state,
+            attempt_n,
+            decision.budget,
+            decision.spent,
+            decision.limit,
+        )
+        return _back_of_the_line(job, front=decision.front)
+    stats.record(job.connection, keys, "retries:error")
+    log.info(
+        "job %s: %s; retry %d/%d in %ds",
+        job.id,
+        type(error).__name__,
+        decision.spent,
+        decision.limit - 1,
+        decision.delay,
+    )
+    job.enqueue_at_front_on_retry = False
+    return Retry(max=UNLIMITED, interval=decision.delay)
+
+
 def claude_job(func: Callable[P, T]) -> Callable[P, T | Retry]:
     """Decorate your own RQ job function so it obeys the fleet gate and the retry budgets."""
 
@@ -169,26 +171,12 @@ def claude_job(func: Callable[P, T]) -> Callable[P, T | Retry]:
     return wrapper
 
 
-def run_claude_job(spec: dict[str, Any]) -> dict[str, Any] | Retry:
-    """The function the queue runs for a submitted job spec."""
-    settings = get_settings()
-    job = get_current_job()
-    try:
-        parsed = JobSpec.model_validate(spec)
-    except ValidationError as exc:
-        where = job.id if job is not None else "this job"
-        raise JobFailed(f"Job {where} has an invalid spec and cannot run: {exc.errors()[0]['msg']}") from None
-    job_id = job.id if job is not None else f"local-{time.time_ns()}"
-    try:
-        policy.check(parsed, settings)  # whatever reached Redis without passing the API
-    except policy.PolicyViolation as exc:
-        raise JobFailed(f"Job {job_id} cannot run: {exc}") from None
+def run_claude_job(spec: dict[str, Any]) -> Any:
+    """Jobs queued by earlier versions name this function; the job function is ``app.jobs.run``'s.
 
-    def call() -> dict[str, Any]:
-        with job_workspace(settings.workspace_root, job_id, parsed.workspace, parsed.keep_workspace) as cwd:
-            return run_claude(parsed.to_run_request(cwd), settings).to_dict()
-
-    return guarded(call, settings)
+    Imported by name at call time: the queue layer (``app.jobs``) sits above this one.
+    """
+    return importlib.import_module("app.jobs.run").run_claude_job(spec)
 
 
 def final_failures_are_final(job: Job, exc_type: type[BaseException], exc_value: BaseException, tb: Any) -> bool:

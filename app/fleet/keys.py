@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+#: RQ's hash of one worker: ``rq:worker:<name>``
+RQ_WORKER_PREFIX = "rq:worker:"
 #: health slots, one per worker: slot N is port 8080+N of the health gateway
 HEALTH_SLOTS = 10
 
@@ -31,6 +33,28 @@ class Keys:
     def events(self) -> str:
         """Pub/sub channel: gate changes and credential changes."""
         return f"{self.prefix}:events"
+
+    @property
+    def stats(self) -> str:
+        """Hash: fleet-wide counters (see ``stats``)."""
+        return f"{self.prefix}:stats"
+
+    def batch(self, batch_id: str) -> str:
+        """Hash: one batch's custom_id -> job id (see ``app.jobs.batch``)."""
+        return f"{self.prefix}:batch:{batch_id}"
+
+    # RQ's own keys of our queue, for reads that must not run RQ's cleanups as a side effect
+    @property
+    def rq_queue(self) -> str:
+        return f"rq:queue:{self.queue}"
+
+    @property
+    def rq_workers(self) -> str:
+        return f"rq:workers:{self.queue}"
+
+    def rq_registry(self, name: str) -> str:
+        """``rq:<name>:<queue>`` for name in wip (started), scheduled, failed, finished, canceled."""
+        return f"rq:{name}:{self.queue}"
 
     def idempotency(self, key: str) -> str:
         return f"{self.prefix}:idem:{key}"

@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from app.errors import FleetBlockingError, UsageLimitReached
 from app.fleet.state import READY, FleetState
 from app.settings import Settings
+from app.states import State
 
 #: a known reset time this close or already past is treated as unknown-but-imminent
 _PAST_RESET_GRACE_S = 5.0
@@ -28,14 +29,16 @@ _PAST_RESET_GRACE_S = 5.0
 
 @dataclass(frozen=True)
 class Timing:
-    auth_delay: float = 300.0
-    quota_delay: float = 3600.0
-    quota_multiplier: float = 1.5
-    quota_max_delay: float = 14400.0
-    reset_jitter: float = 2.0
-    rate_limit_delay: float = 30.0
-    overloaded_delay: float = 15.0
-    short_backoff_max: float = 600.0
+    """The gate's delays, taken from ``Settings`` (where each default is set and explained)."""
+
+    auth_delay: float
+    quota_delay: float
+    quota_multiplier: float
+    quota_max_delay: float
+    reset_jitter: float
+    rate_limit_delay: float
+    overloaded_delay: float
+    short_backoff_max: float
 
     @classmethod
     def from_settings(cls, s: Settings) -> Timing:
@@ -58,16 +61,16 @@ def quota_ladder(step: int, timing: Timing) -> float:
 def next_probe_at(error: FleetBlockingError, step: int, now: float, timing: Timing, rng: random.Random) -> float:
     """Epoch seconds of the next probe after ``error`` at backoff ``step``."""
     state = error.state
-    if state in ("auth_required", "billing_required"):
+    if State(state).needs_a_login:
         return now + timing.auth_delay
-    if state == "quota_exceeded":
+    if state == State.QUOTA_EXCEEDED:
         resets_at = error.resets_at if isinstance(error, UsageLimitReached) else None
         # a reset that is (nearly) now but still refused gets the ladder instead of a busy loop
         known = resets_at is not None and resets_at > now - _PAST_RESET_GRACE_S
         if known and resets_at is not None and (resets_at > now + 1 or step == 0):
             return max(resets_at, now) + rng.uniform(0, timing.reset_jitter)
         return now + quota_ladder(step, timing)
-    base = timing.overloaded_delay if state == "overloaded" else timing.rate_limit_delay
+    base = timing.overloaded_delay if state == State.OVERLOADED else timing.rate_limit_delay
     delay = min(base * 2.0**step, timing.short_backoff_max)
     if error.retry_after is not None:
         delay = max(delay, min(error.retry_after, timing.short_backoff_max))
@@ -135,7 +138,7 @@ def on_success(current: FleetState, *, now: float, attempt_started_at: float, pr
 
 def credentials_changed(current: FleetState, *, now: float) -> FleetState | None:
     """New credentials make an auth or billing probe due at once."""
-    if current.state not in ("auth_required", "billing_required"):
+    if not State(current.state).needs_a_login:
         return None
     if current.until is not None and current.until <= now:
         return None

@@ -12,7 +12,7 @@ from typing import Any
 
 from redis import Redis
 
-from app.fleet.keys import Keys
+from app.fleet.keys import RQ_WORKER_PREFIX, Keys
 from app.fleet.state import FleetState
 from app.settings import Settings
 
@@ -53,17 +53,16 @@ class FleetSnapshot:
 
 def take(conn: Redis, settings: Settings, *, with_workers: bool = True) -> FleetSnapshot:
     keys = Keys(settings.claude_workers_prefix)
-    q = keys.queue
     now = time.time()
     with conn.pipeline(transaction=False) as pipe:
         pipe.hgetall(keys.fleet)
         pipe.get(keys.probe_lock)
-        pipe.llen(f"rq:queue:{q}")
-        pipe.zcard(f"rq:scheduled:{q}")
-        pipe.zcount(f"rq:wip:{q}", now, "+inf")
-        pipe.zcard(f"rq:finished:{q}")
-        pipe.zcard(f"rq:failed:{q}")
-        pipe.smembers(f"rq:workers:{q}")
+        pipe.llen(keys.rq_queue)
+        pipe.zcard(keys.rq_registry("scheduled"))
+        pipe.zcount(keys.rq_registry("wip"), now, "+inf")
+        pipe.zcard(keys.rq_registry("finished"))
+        pipe.zcard(keys.rq_registry("failed"))
+        pipe.smembers(keys.rq_workers)
         gate_raw, holder, queued, scheduled, started, finished, failed, worker_keys = pipe.execute()
     workers: list[dict[str, Any]] = []
     if with_workers and worker_keys:
@@ -78,7 +77,7 @@ def take(conn: Redis, settings: Settings, *, with_workers: bool = True) -> Fleet
                 continue
             workers.append(
                 {
-                    "name": key.removeprefix("rq:worker:"),
+                    "name": key.removeprefix(RQ_WORKER_PREFIX),
                     "state": state,
                     "current_job": job or None,
                     "last_heartbeat": beat,

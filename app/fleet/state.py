@@ -10,9 +10,11 @@ import time
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-READY = "ready"
-CLOSED_STATES = ("auth_required", "quota_exceeded", "rate_limited", "overloaded", "billing_required")
-STATES = (READY, *CLOSED_STATES)
+from app.states import State
+
+READY = State.READY
+CLOSED_STATES = tuple(s for s in State if s is not State.READY)
+STATES = tuple(State)
 
 #: the user guide's words for each state (a job that ran out of attempts is "Failed")
 SEED_LABELS = {
@@ -84,8 +86,7 @@ class FleetState:
             else:
                 values[name] = text
         state = cls(**values)
-        if state.state not in STATES:
-            state.state = READY
+        state.state = State(state.state) if state.state in STATES else READY
         return state
 
     def to_dict(self, now: float | None = None) -> dict[str, Any]:

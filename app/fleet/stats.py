@@ -13,14 +13,10 @@ from redis import Redis
 from app.fleet.keys import Keys
 
 
-def stats_key(keys: Keys) -> str:
-    return f"{keys.prefix}:stats"
-
-
 def record_attempt(conn: Redis, keys: Keys, outcome: str, seconds: float, cost_usd: float | None) -> None:
     """Count one attempt; never lets a Redis hiccup fail the job it describes."""
     with contextlib.suppress(redis.RedisError), conn.pipeline(transaction=False) as pipe:
-        key = stats_key(keys)
+        key = keys.stats
         pipe.hincrby(key, f"attempts:{outcome}", 1)
         pipe.hincrbyfloat(key, "duration_seconds_sum", seconds)
         pipe.hincrby(key, "duration_seconds_count", 1)
@@ -31,9 +27,9 @@ def record_attempt(conn: Redis, keys: Keys, outcome: str, seconds: float, cost_u
 
 def record(conn: Redis, keys: Keys, field: str, amount: int = 1) -> None:
     with contextlib.suppress(redis.RedisError):
-        conn.hincrby(stats_key(keys), field, amount)
+        conn.hincrby(keys.stats, field, amount)
 
 
 def read(conn: Redis, keys: Keys) -> dict[str, float]:
-    raw = conn.hgetall(stats_key(keys))
+    raw = conn.hgetall(keys.stats)
     return {k.decode(): float(v) for k, v in raw.items()}  # type: ignore[union-attr]

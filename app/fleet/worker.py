@@ -44,6 +44,7 @@ from app.fleet.state import FleetState
 from app.proc import die_with_parent
 from app.redis_conn import wait_for_redis
 from app.settings import Settings
+from app.states import State
 
 log = logging.getLogger("app.worker")
 
@@ -155,7 +156,7 @@ class ClaudeWorker(Worker):
                 state = self.gate.read()
                 if state.is_open:
                     break
-                if state.state in ("auth_required", "billing_required"):
+                if State(state.state).needs_a_login:
                     current = credential_signature(self.settings)
                     if signature is None:
                         signature = current

@@ -104,7 +104,7 @@ def content_id(items: list[BatchItem]) -> str:
 
 
 def _key(settings: Settings, batch_id: str) -> str:
-    return f"{Keys(settings.claude_workers_prefix).prefix}:batch:{batch_id}"
+    return Keys(settings.claude_workers_prefix).batch(batch_id)
 
 
 def submit(

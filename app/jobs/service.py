@@ -103,6 +103,8 @@ def queue_for_job(job: Job) -> Queue:
 
 
 def _failure_text(job: Job) -> str:
+    if isinstance((job.meta or {}).get("error"), str):
+        return str(job.meta["error"])  # written by the guard when it failed the job
     latest = job.latest_result()
     text = (latest.exc_string if latest is not None else None) or job.exc_info or "The job failed."
     # the last line of a traceback is the exception and its message; ours is the readable part
@@ -114,12 +116,12 @@ def _failure_text(job: Job) -> str:
 
 #: where each public status lives: (status, Redis key template, kind); listing walks them in this order
 _SOURCES = (
-    ("started", "rq:wip:{q}", "zset"),
-    ("queued", "rq:queue:{q}", "list"),
-    ("scheduled", "rq:scheduled:{q}", "zset"),
-    ("failed", "rq:failed:{q}", "zset"),
-    ("finished", "rq:finished:{q}", "zset"),
-    ("canceled", "rq:canceled:{q}", "zset"),
+    ("started", "wip", "zset"),
+    ("queued", "queue", "list"),
+    ("scheduled", "scheduled", "zset"),
+    ("failed", "failed", "zset"),
+    ("finished", "finished", "zset"),
+    ("canceled", "canceled", "zset"),
 )
 
 
@@ -143,13 +145,13 @@ def list_jobs(
             index, offset = int(index_text), int(offset_text)
         except ValueError:
             raise JobStateConflict(f"Bad cursor {cursor!r}; use the next_cursor of the previous page.") from None
-    q = queue_for(conn, settings).name
+    keys = Keys(settings.claude_workers_prefix)
     views: list[dict[str, Any]] = []
     seen: set[str] = set()
     while index < len(sources) and len(views) < limit:
-        _, template, kind = sources[index]
+        _, registry, kind = sources[index]
         want = limit - len(views)
-        ids = _ids(conn, template.format(q=q), kind, offset, want)
+        ids = _ids(conn, keys.rq_queue if kind == "list" else keys.rq_registry(registry), kind, offset, want)
         for job_id in ids:
             offset += 1
             if job_id in seen:
@@ -184,6 +186,7 @@ def requeue(conn: Redis, settings: Settings, job_id: str) -> Job:
                 f"Job {job_id} is {public_status(job, None)}, not failed; only failed or canceled jobs are requeued."
             )
         job.meta["spent"] = {}
+        job.meta.pop("error", None)
         job.meta.setdefault("requeued_at", []).append(time.time())
         job.save_meta()
         registry = FailedJobRegistry(queue=queue_for(conn, settings))

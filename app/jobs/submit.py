@@ -16,9 +16,9 @@ from rq import Queue, Retry
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
-from app.fleet.job import run_claude_job
 from app.fleet.keys import Keys
 from app.jobs import policy
+from app.jobs.run import run_claude_job
 from app.jobs.spec import JobSpec
 from app.settings import Settings
 

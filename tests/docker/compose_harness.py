@@ -5,15 +5,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
-import time
 import uuid
 from typing import Any
 
 import httpx
 
 from tests.conftest import ROOT
+from tests.fleet_harness import ports_free
 
 FAKE_API_OVERRIDE = "tests/docker/compose.fake-api.yml"
 
@@ -28,16 +27,6 @@ def compose_command() -> list[str]:
             "neither `docker compose` nor `docker-compose` is installed (run ../shared/tools/docker-here)"
         )
     return [found]
-
-
-def ports_free(ports: list[int]) -> bool:
-    for port in ports:
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                return False
-    return True
 
 
 class Compose:
@@ -124,14 +113,3 @@ class Compose:
 
     def dump(self) -> str:
         return json.dumps(self.health_status(), indent=1) + "\n" + self.logs()[-20000:]
-
-
-def wait_for(predicate: Any, timeout: float, what: str, interval: float = 0.2) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)

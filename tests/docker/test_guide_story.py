@@ -11,7 +11,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.docker.compose_harness import Compose, wait_for
+from tests.docker.compose_harness import Compose
+from tests.fleet_harness import wait_until as wait_for
 
 pytestmark = [
     pytest.mark.docker,
@@ -50,6 +51,15 @@ def compose(request: pytest.FixtureRequest) -> Iterator[Compose]:
         stack.down()
 
 
+def setup(compose: Compose, flag: str, secret: str) -> str:
+    """The guide's login command, in a script's form (the secret on stdin)."""
+    out = compose.run(
+        "exec", "-T", "worker", "python", "-m", "app.claude_auth_manager", "setup", flag, stdin=secret + "\n"
+    )
+    assert "Verified" in out, out
+    return out
+
+
 def all_workers(compose: Compose, n: int, key: str, value: object) -> bool:
     answers = [compose.health(i) or {} for i in range(1, n + 1)]
     return all(a.get(key) == value for a in answers)
@@ -70,19 +80,20 @@ def test_the_guide_on_a_real_docker_engine(compose: Compose) -> None:
     assert first["live"] is True
 
     # 3. Authenticate, once, through the guide's command
-    out = compose.run(
-        "exec",
-        "-T",
-        "worker",
-        "python",
-        "-m",
-        "app.claude_auth_manager",
-        "setup",
-        "--api-key-stdin",
-        stdin=API_KEY + "\n",
-    )
-    assert "Verified" in out, out
+    out = setup(compose, "--api-key-stdin", API_KEY)
     assert API_KEY not in out
+    # the guide's other auth manager commands, and the CLI itself, in the container
+    status = compose.run("exec", "-T", "worker", "python", "-m", "app.claude_auth_manager", "status")
+    assert "ready" in status.lower() and API_KEY not in status
+    compose.run("exec", "-T", "worker", "python", "-m", "app.claude_auth_manager", "test")
+    assert "claude-workers-credential.json" in compose.run(
+        "exec", "-T", "worker", "python", "-m", "app.claude_auth_manager", "config"
+    )
+    assert "(Claude Code)" in compose.run("exec", "-T", "worker", "claude", "--version")
+    owner = compose.run(
+        "exec", "-T", "worker", "stat", "-c", "%a %U", "/root/.config/claude/claude-workers-credential.json"
+    )
+    assert owner.split() == ["600", "claude"], owner
     # 4. Verify: within 3 s
     logged_in = time.monotonic()
     wait_for(lambda: all_workers(compose, 1, "authenticated", True), 3, "the worker to say authenticated")
@@ -121,18 +132,7 @@ def test_the_guide_on_a_real_docker_engine(compose: Compose) -> None:
 
     # 6. A subscription login (a new login on one worker reaches all three), then its usage limit,
     #    resetting 20 s ahead, pauses all three; they resume within 5 s of the reset
-    out = compose.run(
-        "exec",
-        "-T",
-        "worker",
-        "python",
-        "-m",
-        "app.claude_auth_manager",
-        "setup",
-        "--oauth-token-stdin",
-        stdin=OAUTH_TOKEN + "\n",
-    )
-    assert "Verified" in out, out
+    setup(compose, "--oauth-token-stdin", OAUTH_TOKEN)
     resets_at = int(time.time()) + 20
     compose.fake(kind="usage_limit", resets_at=resets_at, lift_at_reset=True)
     ids = compose.submit(6, "after the limit")

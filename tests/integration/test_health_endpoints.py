@@ -11,7 +11,7 @@ import pytest
 from app.claude.credentials import CredentialKind, store_credential
 from tests.conftest import CANARY, PYTHON, ROOT, cli_env
 from tests.fakes.anthropic_api import FakeAnthropicAPI
-from tests.fleet_harness import RedisServer, free_port, running_fleet, wait_until
+from tests.fleet_harness import RedisServer, free_port, ports_free, running_fleet, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -24,20 +24,9 @@ def free_range(size: int) -> int:
     """A base port with ``size`` free ports after it."""
     for _ in range(50):
         base = free_port()
-        if base + size < 65535 and all(_free(base + i) for i in range(size)):
+        if base + size < 65535 and ports_free(list(range(base, base + size))):
             return base
     raise RuntimeError("no free port range")
-
-
-def _free(port: int) -> bool:
-    import socket
-
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 def test_missing_login_is_a_state_not_a_liveness_failure(

@@ -1,5 +1,6 @@
 """The gate on a real Redis: every transition, concurrency, the probe lock, two deployments."""
 
+import dataclasses
 import threading
 import time
 import uuid
@@ -12,6 +13,9 @@ from app.errors import AuthRequired, UsageLimitReached
 from app.fleet.gate import Gate
 from app.fleet.keys import Keys
 from app.fleet.policy import Timing
+from app.settings import Settings
+
+DEFAULT_TIMING = Timing.from_settings(Settings.model_construct())
 
 
 @pytest.fixture
@@ -23,7 +27,7 @@ def conn(redis_url: str) -> Iterator[Redis]:
 @pytest.fixture
 def gate(conn: Redis) -> Iterator[Gate]:
     prefix = f"cwt-{uuid.uuid4().hex[:8]}"
-    yield Gate(conn, Keys(prefix), Timing(auth_delay=300))
+    yield Gate(conn, Keys(prefix), dataclasses.replace(DEFAULT_TIMING, auth_delay=300))
     for key in conn.scan_iter(f"{prefix}*"):
         conn.delete(key)
 
@@ -78,7 +82,7 @@ def test_probe_lock_is_exclusive_and_owned(gate: Gate) -> None:
 
 
 def test_two_deployments_share_a_redis_without_sharing_a_gate(conn: Redis, gate: Gate) -> None:
-    other = Gate(conn, Keys(f"cwt-{uuid.uuid4().hex[:8]}"), Timing())
+    other = Gate(conn, Keys(f"cwt-{uuid.uuid4().hex[:8]}"), DEFAULT_TIMING)
     try:
         gate.report_failure(AuthRequired("x"), attempt_started_at=time.time(), probe=False)
         assert not gate.read().is_open

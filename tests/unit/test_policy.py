@@ -7,8 +7,9 @@ import pytest
 from app.errors import AuthRequired, BillingRequired, Overloaded, RateLimited, UsageLimitReached
 from app.fleet.policy import Timing, credentials_changed, next_probe_at, on_failure, on_success, quota_ladder
 from app.fleet.state import FleetState
+from app.settings import Settings
 
-T = Timing()
+T = Timing.from_settings(Settings.model_construct())  # the real defaults, not a copy
 NOW = 1_800_000_000.0
 RNG = random.Random(7)
 
