@@ -13,20 +13,15 @@ __all__ = ["EXIT_CODES", "exit_code", "outcome"]
 
 def outcome(result: ClaudeResult | None = None, error: ClaudeError | None = None) -> dict[str, Any]:
     if result is not None:
+        # `result` is the same object as a finished job's (GET /jobs/{id}); the rest are shortcuts
         return {
             "state": "ready",
             "resets_at": None,
             "limit_type": None,
-            "result": result.text,
+            "result": result.to_dict(),
             "error": None,
             "cost_usd": result.cost_usd,
             "session_id": result.session_id,
-            "engine": result.engine,
-            "model": result.model,
-            "num_turns": result.num_turns,
-            "duration_ms": result.duration_ms,
-            "usage": result.usage,
-            "structured_output": result.structured_output,
         }
     assert error is not None
     return {

@@ -26,9 +26,11 @@ from app.claude.credentials import (
     CredentialKind,
     remove_stored_credential,
 )
+from app.claude.request import Engine
 from app.cli.errors import run_group
 from app.errors import SETUP_COMMAND, ConfigError
 from app.fleet.login import config_view, redis_or_none, run_test, setup_credential
+from app.fleet.state import SEED_LABELS
 from app.logs import configure_logging
 from app.proc import make_undumpable
 from app.settings import Settings, get_settings
@@ -172,7 +174,7 @@ def status(as_json: bool) -> None:
         fleet = data["fleet"]
         if fleet:
             click.echo(
-                f"fleet:          {fleet['label']}"
+                f"fleet:          {SEED_LABELS.get(data['state'], fleet['label'])}"
                 + (f", next probe in {fleet['next_probe_in']:.0f}s" if fleet["next_probe_in"] is not None else "")
             )
         click.echo(f"redis:          {data['redis']}")
@@ -187,7 +189,7 @@ def status(as_json: bool) -> None:
 @auth.command("test")
 @click.option("--engine", type=click.Choice(["cli", "api"]), default="cli", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
-def test(engine: str, as_json: bool) -> None:
+def test(engine: Engine, as_json: bool) -> None:
     """One tiny real request through the runner: outcome and latency. Success opens the fleet gate."""
     settings = get_settings()
     payload, code = run_test(settings, engine)
@@ -195,7 +197,7 @@ def test(engine: str, as_json: bool) -> None:
         click.echo(json.dumps(payload))
     elif payload["state"] == "ready":
         click.echo(
-            f"ready: Claude answered {payload['result']!r} in {payload['latency_ms']} ms"
+            f"ready: Claude answered {payload['result']['text']!r} in {payload['latency_ms']} ms"
             + (f" (${payload['cost_usd']:.6f})" if payload.get("cost_usd") else "")
         )
     else:

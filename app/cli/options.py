@@ -1,69 +1,86 @@
-"""Job options shared by every command that runs or submits a prompt."""
+"""The run options as command-line flags, made from ``RunOptions``: one field, one flag.
+
+``claude-workers run`` and ``submit`` share them; ``--help`` shows each field's description.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
+import types
+import typing
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from pydantic import BaseModel, ValidationError
+from pydantic.fields import FieldInfo
 
-from app.claude.request import PERMISSION_MODES, RunRequest
+from app.claude.options import RunOptions
 
 F = TypeVar("F", bound=Callable[..., Any])
+M = TypeVar("M", bound=BaseModel)
 
 
-def _split(values: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(t.strip() for v in values for t in v.split(",") if t.strip())
-
-
-def _json_schema(ctx: click.Context, param: click.Parameter, value: str | None) -> dict[str, Any] | None:
+def _json_object(ctx: click.Context, param: click.Parameter, value: str | None) -> dict[str, Any] | None:
     if value is None:
         return None
     text = Path(value[1:]).read_text() if value.startswith("@") else value
     try:
-        schema = json.loads(text)
+        parsed = json.loads(text)
     except json.JSONDecodeError as exc:
         raise click.BadParameter(f"not valid JSON ({exc.msg} at position {exc.pos})") from None
     except OSError as exc:
         raise click.BadParameter(f"cannot read {value[1:]}: {exc.strerror}") from None
-    if not isinstance(schema, dict):
+    if not isinstance(parsed, dict):
         raise click.BadParameter("must be a JSON object")
-    return schema
+    return parsed
 
 
-def job_options(func: F) -> F:
-    """Add the job's options (model, turns, budget, tools, …) to a click command."""
-    decorators = [
-        click.option(
-            "--engine",
-            type=click.Choice(["cli", "api"]),
-            default="cli",
-            show_default=True,
-            help="cli: the Claude Code CLI (agent, tools, subscription or key). "
-            "api: the Anthropic SDK (plain prompts, API key only).",
-        ),
-        click.option("--model", help="Model alias or full name (e.g. sonnet, opus)."),
-        click.option("--system-prompt", help="Replace the system prompt."),
-        click.option("--append-system-prompt", help="Append to the default system prompt."),
-        click.option("--max-turns", type=click.IntRange(min=1), help="Stop the agent after this many turns."),
-        click.option("--max-budget-usd", type=click.FloatRange(min=0, min_open=True), help="Stop at this cost."),
-        click.option("--allowed-tools", multiple=True, help="Tools Claude may use (repeat or comma-separate)."),
-        click.option("--disallowed-tools", multiple=True, help="Tools Claude may not use."),
-        click.option("--permission-mode", type=click.Choice(PERMISSION_MODES), help="The CLI's permission mode."),
-        click.option("--resume", "resume_session_id", help="Continue this Claude session id."),
-        click.option("--json-schema", callback=_json_schema, help="JSON schema for structured output (or @file)."),
-        click.option(
-            "--timeout",
-            type=click.FloatRange(min=0, min_open=True),
-            help="Wall-clock limit in seconds (default CLAUDE_JOB_TIMEOUT).",
-        ),
-    ]
-    for decorator in reversed(decorators):
-        func = decorator(func)
-    return func
+def _flag(name: str, info: FieldInfo) -> str:
+    extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+    return str(extra.get("cli_flag") or "--" + name.replace("_", "-"))
+
+
+def _option(name: str, info: FieldInfo) -> Callable[[F], F]:
+    """A click option for one field, typed from its annotation."""
+    kind = info.annotation
+    args = [a for a in typing.get_args(kind) if a is not type(None)]
+    if isinstance(kind, types.UnionType) or typing.get_origin(kind) is typing.Union:
+        kind = args[0]
+    help_text = info.description or ""
+    flag = _flag(name, info)
+    if typing.get_origin(kind) is typing.Literal:
+        choices = [str(c) for c in typing.get_args(kind)]
+        return click.option(flag, name, type=click.Choice(choices), default=None, help=help_text)
+    if typing.get_origin(kind) is list:
+        return click.option(flag, name, multiple=True, help=help_text + " Repeat or comma-separate.")
+    if typing.get_origin(kind) is dict:
+        return click.option(flag, name, callback=_json_object, help=help_text)
+    if kind is bool:
+        return click.option(flag, name, is_flag=True, default=None, help=help_text)
+    if kind is int:
+        return click.option(flag, name, type=int, help=help_text)
+    if kind is float:
+        return click.option(flag, name, type=float, help=help_text)
+    return click.option(flag, name, help=help_text)
+
+
+def options_of(model: type[BaseModel], *, skip: tuple[str, ...] = ("prompt",)) -> Callable[[F], F]:
+    """Every field of ``model`` (but ``skip``) as a click option."""
+
+    def decorate(func: F) -> F:
+        for name, info in reversed(list(model.model_fields.items())):
+            if name not in skip:
+                func = _option(name, info)(func)
+        return func
+
+    return decorate
+
+
+#: the run options, for `run` and `submit`
+job_options = options_of(RunOptions)
 
 
 def read_prompt(prompt: str) -> str:
@@ -74,20 +91,25 @@ def read_prompt(prompt: str) -> str:
     return text
 
 
-def run_request_from(prompt: str, options: dict[str, Any], cwd: Path | None = None) -> RunRequest:
-    return RunRequest(
-        prompt=prompt,
-        engine=options["engine"],
-        model=options["model"],
-        system_prompt=options["system_prompt"],
-        append_system_prompt=options["append_system_prompt"],
-        max_turns=options["max_turns"],
-        max_budget_usd=options["max_budget_usd"],
-        allowed_tools=_split(options["allowed_tools"]),
-        disallowed_tools=_split(options["disallowed_tools"]),
-        permission_mode=options["permission_mode"],
-        resume_session_id=options["resume_session_id"],
-        json_schema=options["json_schema"],
-        timeout=options["timeout"],
-        cwd=cwd,
-    )
+def build(model: type[M], prompt: str, options: dict[str, Any], **extra: Any) -> M:
+    """``model`` from the command line's values: lists split on commas, unset flags left out."""
+    fields: dict[str, Any] = {"prompt": prompt}
+    for name, value in options.items():
+        if name not in model.model_fields or value is None or value == ():
+            continue
+        if isinstance(value, tuple):
+            value = [t.strip() for v in value for t in str(v).split(",") if t.strip()]
+        fields[name] = value
+    try:
+        return model.model_validate({**fields, **extra})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        name = str(err["loc"][0]) if err["loc"] else "prompt"
+        hint = (
+            "PROMPT"
+            if name == "prompt"
+            else _flag(name, model.model_fields[name])
+            if name in model.model_fields
+            else name
+        )
+        raise click.BadParameter(err["msg"], param_hint=hint) from None

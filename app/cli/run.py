@@ -10,8 +10,9 @@ from typing import Any
 import click
 
 from app.claude.outcome import exit_code, outcome
+from app.claude.request import RunRequest
 from app.claude.runner import run_claude
-from app.cli.options import job_options, read_prompt, run_request_from
+from app.cli.options import build, job_options, read_prompt
 from app.errors import ClaudeError
 from app.settings import get_settings
 
@@ -28,7 +29,7 @@ def run_command(prompt: str, cwd: Path | None, as_json: bool, **options: Any) ->
     Exit codes: 0 ready, 1 error, 2 bad usage, 10 auth_required,
     11 quota_exceeded, 12 rate_limited, 13 overloaded, 14 billing_required.
     """
-    request = run_request_from(read_prompt(prompt), options, cwd)
+    request = build(RunRequest, read_prompt(prompt), options, cwd=cwd)
     try:
         result = run_claude(request, get_settings())
     except ClaudeError as error:

@@ -7,10 +7,9 @@ import time
 from typing import Any
 
 import click
-from pydantic import ValidationError
 
 from app.cli.context import connect, echo_json, gate_state
-from app.cli.options import job_options, read_prompt
+from app.cli.options import build, options_of, read_prompt
 from app.jobs import service
 from app.jobs.spec import JobSpec
 from app.jobs.submit import enqueue
@@ -26,34 +25,6 @@ def _metadata(values: tuple[str, ...]) -> dict[str, str]:
             raise click.BadParameter(f"{value!r} is not KEY=VALUE", param_hint="--metadata")
         pairs[key] = val
     return pairs
-
-
-def spec_from_options(prompt: str, options: dict[str, Any]) -> JobSpec:
-    fields = {
-        "prompt": prompt,
-        "engine": options["engine"],
-        "model": options["model"],
-        "system_prompt": options["system_prompt"],
-        "append_system_prompt": options["append_system_prompt"],
-        "max_turns": options["max_turns"],
-        "max_budget_usd": options["max_budget_usd"],
-        "allowed_tools": [t.strip() for v in options["allowed_tools"] for t in v.split(",") if t.strip()],
-        "disallowed_tools": [t.strip() for v in options["disallowed_tools"] for t in v.split(",") if t.strip()],
-        "permission_mode": options["permission_mode"],
-        "resume_session_id": options["resume_session_id"],
-        "json_schema": options["json_schema"],
-        "timeout": options["timeout"],
-        "workspace": options["workspace"],
-        "keep_workspace": options["keep_workspace"],
-        "metadata": _metadata(options["metadata"]),
-        "idempotency_key": options["idempotency_key"],
-        "priority": options["priority"],
-    }
-    try:
-        return JobSpec.model_validate({k: v for k, v in fields.items() if v is not None})
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        raise click.BadParameter(err["msg"], param_hint=".".join(str(p) for p in err["loc"])) from None
 
 
 def describe(view: dict[str, Any]) -> str:
@@ -100,18 +71,15 @@ def print_outcome(view: dict[str, Any], as_json: bool) -> None:
 
 @click.command("submit")
 @click.argument("prompt")
-@job_options
-@click.option("--workspace", help="Run in this directory under CLAUDE_WORKSPACE_ROOT (default: a fresh one).")
-@click.option("--keep-workspace", is_flag=True, help="Keep the fresh workspace after the job.")
+@options_of(JobSpec, skip=("prompt", "metadata"))
 @click.option("--metadata", "-m", multiple=True, help="KEY=VALUE stored with the job (repeat).")
-@click.option("--idempotency-key", help="The same key returns the same job, never a second one.")
-@click.option("--priority", type=click.Choice(["normal", "high"]), default="normal", show_default=True)
 @click.option("--wait", is_flag=True, help="Show the job's status until it ends, then print the result.")
 @click.option("--wait-timeout", type=click.FloatRange(min=0), help="Give up waiting after this many seconds.")
 @click.option("--json", "as_json", is_flag=True, help="Print the job object (with its id) as JSON.")
 def submit_command(prompt: str, wait: bool, wait_timeout: float | None, as_json: bool, **options: Any) -> None:
     """Queue PROMPT as a Claude job (use - to read it from stdin)."""
-    spec = spec_from_options(read_prompt(prompt), options)
+    metadata = _metadata(options.pop("metadata"))
+    spec = build(JobSpec, read_prompt(prompt), options, **({"metadata": metadata} if metadata else {}))
     settings, conn = connect()
     job, created = enqueue(conn, settings, spec)
     if not wait:

@@ -23,7 +23,7 @@ from app.claude.credentials import (
     store_credential,
 )
 from app.claude.outcome import exit_code, outcome
-from app.claude.request import RunRequest
+from app.claude.request import Engine, RunRequest
 from app.claude.runner import run_claude
 from app.errors import ClaudeError, ConfigError, FleetBlockingError
 from app.fleet.gate import Gate
@@ -47,9 +47,9 @@ def tell_fleet(settings: Settings) -> bool:
     return True
 
 
-def run_test(settings: Settings, engine: str = "cli") -> tuple[dict[str, Any], int]:
+def run_test(settings: Settings, engine: Engine = "cli") -> tuple[dict[str, Any], int]:
     """One tiny real request. Its outcome also informs the fleet gate, as a probe would."""
-    request = RunRequest(prompt=TEST_PROMPT, engine=engine, timeout=min(settings.claude_job_timeout, 120))  # type: ignore[arg-type]
+    request = RunRequest(prompt=TEST_PROMPT, engine=engine, timeout=min(settings.claude_job_timeout, 120))
     started = time.monotonic()
     attempt_started = time.time()
     try:

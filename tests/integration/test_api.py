@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
@@ -222,4 +221,5 @@ def test_client_example_runs(fleet: Fleet, tmp_path: Path, claude_bin: str) -> N
         assert ": finished: 'OK' cost $" in proc.stdout
         assert [line.split()[0] for line in proc.stdout.splitlines()[1:]] == [f"greeting-{n}" for n in range(3)]
         assert CANARY not in proc.stdout
-    assert time.time() > 0
+        # the example's jobs really ran on the fleet: one finished job per line it printed
+        assert fleet.finished() == len(proc.stdout.splitlines())

@@ -41,7 +41,7 @@ def run_json(fake: FakeAnthropicAPI, credential: dict[str, str], *args: str, pro
 @pytest.mark.parametrize("credential", [API_KEY, OAUTH], ids=["api_key", "oauth_token"])
 def test_success(fake_api: FakeAnthropicAPI, credential: dict[str, str], claude_bin: str) -> None:
     got = run_json(fake_api, credential)
-    assert got["state"] == "ready" and got["result"] == "OK"
+    assert got["state"] == "ready" and got["result"]["text"] == "OK"
     assert got["cost_usd"] and got["cost_usd"] > 0
     assert got["session_id"]
     sent = fake_api.message_requests()
@@ -156,8 +156,8 @@ def test_max_turns_is_permanent(fake_api: FakeAnthropicAPI, claude_bin: str) -> 
 
 def test_api_engine_through_the_command(fake_api: FakeAnthropicAPI) -> None:
     got = run_json(fake_api, API_KEY, "--engine", "api")
-    assert got["state"] == "ready" and got["result"] == "OK" and got["cost_usd"] is not None
-    assert got["engine"] == "api"
+    assert got["state"] == "ready" and got["result"]["text"] == "OK" and got["cost_usd"] is not None
+    assert got["result"]["engine"] == "api"
 
 
 @pytest.mark.parametrize(

@@ -10,12 +10,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 
 from app.claude.cli_engine import build_argv
 from app.claude.request import RunRequest
 from app.claude.runner import run_claude
-from app.errors import ClaudeServerError, ClaudeTimeout, InvalidRequest
+from app.errors import ClaudeServerError, ClaudeTimeout
 from app.settings import Settings
 
 STAND_IN = """#!{python}
@@ -180,5 +180,5 @@ def test_argv_carries_every_job_option() -> None:
     ],
 )
 def test_a_value_of_the_wrong_kind_never_reaches_the_cli(field: str, value: object) -> None:
-    with pytest.raises(InvalidRequest, match=field):
+    with pytest.raises(ValidationError, match=field):
         RunRequest(**{"prompt": "p", field: value})  # type: ignore[arg-type]
