@@ -20,7 +20,7 @@ from tests.fakes.anthropic_api import FakeAnthropicAPI, Reply
 from tests.fleet_harness import Fleet
 from tests.integration.conftest import wait_status
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]  # several jobs waited on in turn
 
 MARKER_DIR = Path("/tmp")
 

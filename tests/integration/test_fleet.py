@@ -43,6 +43,7 @@ def test_jobs_run_on_several_workers(
         assert len(workers) == 2
 
 
+@pytest.mark.timeout(240)  # above its own longest wait, so that wait's message is what shows
 @pytest.mark.parametrize(
     ("workers", "jobs", "reset_in", "engine"),
     # the "done when" through the real CLI; the 100-job wall through the real SDK, which

@@ -151,6 +151,7 @@ def test_shutdown_grace_running_out_requeues_the_job(
         assert fleet.job(job_id).get_status().value == "queued"
 
 
+@pytest.mark.timeout(240)  # above its own longest wait, so that wait's message is what shows
 def test_redis_restart_mid_run_loses_nothing(fake_api: FakeAnthropicAPI, tmp_path: Path, claude_bin: str) -> None:
     fake_api.always(Reply.success(delay=0.3))
     server = RedisServer(tmp_path / "redis").start()
