@@ -56,6 +56,12 @@ class FieldProblem(BaseModel):
     type: str = Field(description="The kind of problem.")
 
 
+class NDJSONResponse(StreamingResponse):
+    """One JSON object per line."""
+
+    media_type = "application/x-ndjson"
+
+
 class Problem(BaseModel):
     detail: str | list[FieldProblem] = Field(description="What happened and what to do; per field for a 422.")
 
@@ -190,7 +196,14 @@ def create_app(settings: Settings, conn: Redis | None = None) -> FastAPI:
     def gate() -> Any:
         return Gate.of(conn, settings).read()
 
-    @app.post("/jobs", status_code=201, response_model=JobCreated, dependencies=auth, responses=errors)
+    matched: dict[int | str, dict[str, Any]] = {
+        200: {
+            "model": JobCreated,
+            "description": "The idempotency key matched an existing job: that job, not a new one.",
+        }
+    }
+
+    @app.post("/jobs", status_code=201, response_model=JobCreated, dependencies=auth, responses={**errors, **matched})
     def submit_job(spec: JobSpec, response: Response) -> JobCreated:
         """Queue a job. The same `idempotency_key` returns the same job (200), never a second one."""
         job, created = enqueue(conn, settings, spec)
@@ -252,7 +265,11 @@ def _batch_routes(
         """How many jobs of the batch are in each status, and whether all are done."""
         return batch.summary(conn, settings, batch_id)
 
-    @app.get("/batches/{batch_id}/results", dependencies=auth, responses=errors)
+    @app.get(
+        "/batches/{batch_id}/results",
+        dependencies=auth,
+        responses={**errors, 200: {"content": {"application/x-ndjson": {"schema": {"type": "string"}}}}},
+    )
     def batch_results(batch_id: str) -> StreamingResponse:
         """JSONL: one line per `custom_id`, in submission order."""
         rows = list(batch.results(conn, settings, batch_id))  # raises 404 before streaming starts
@@ -261,4 +278,4 @@ def _batch_routes(
             for row in rows:
                 yield (json.dumps(row, default=str) + "\n").encode()
 
-        return StreamingResponse(lines(), media_type="application/x-ndjson")
+        return NDJSONResponse(lines())
