@@ -36,6 +36,7 @@ from app.fleet.presence import WorkerInfo
 from app.fleet.state import ACTIONS, SEED_LABELS
 from app.metrics import FleetCollector
 from app.settings import Settings
+from app.states import State
 
 log = logging.getLogger("app.health")
 
@@ -63,15 +64,17 @@ class HealthServer:
         gate = snap.gate if snap else None
         authenticated = is_authenticated(report, gate)
         state = (
-            state_word(report, gate) if snap is not None else ("auth_required" if not report.configured else "unknown")
+            state_word(report, gate)
+            if snap is not None
+            else (State.AUTH_REQUIRED if not report.configured else "unknown")
         )
         return {
-            "status": "ok" if state == "ready" and authenticated else "degraded",
+            "status": "ok" if state == State.READY and authenticated else "degraded",
             "authenticated": authenticated,
             "state": state,
             "label": SEED_LABELS.get(state, state),
             "action": ACTIONS.get(state, "Check Redis (REDIS_URL) and the worker log."),
-            "live": self.live()[0],
+            "live": self._liveness(redis_ok=snap is not None)["live"],  # the snapshot was the Redis check
             "worker": self.info.name,
             "health_slot": self.info.slot,
             "current_job": self.info.current_job,
@@ -85,25 +88,29 @@ class HealthServer:
 
     def live(self) -> tuple[bool, dict[str, Any]]:
         """Whether this worker can serve jobs: its loop beat recently and Redis answers."""
-        silent = time.time() - self.info.last_beat
-        limit = 2 * self.settings.claude_worker_ttl + 30
         try:
             redis_ok = bool(self.conn.ping())
         except Exception:  # any failure to answer is "unreachable"
             redis_ok = False
-        live = silent <= limit and redis_ok
+        detail = self._liveness(redis_ok)
+        return detail["live"], detail
+
+    def _liveness(self, redis_ok: bool) -> dict[str, Any]:
+        silent = time.time() - self.info.last_beat
+        limit = 2 * self.settings.claude_worker_ttl + 30
         problems = []
         if silent > limit:
             problems.append(f"the worker loop has not run for {silent:.0f}s (limit {limit}s)")
         if not redis_ok:
             problems.append("Redis does not answer (check REDIS_URL and the redis service)")
-        return live, {"live": live, "worker": self.info.name, "loop_silent_s": round(silent, 1), "problems": problems}
+        live = not problems
+        return {"live": live, "worker": self.info.name, "loop_silent_s": round(silent, 1), "problems": problems}
 
     def ready(self) -> tuple[bool, dict[str, Any]]:
         """Live, and able to run Claude jobs now: a credential, and the fleet gate open."""
-        live, detail = self.live()
         health = self.health()
-        ready = live and health["state"] == "ready" and health["authenticated"]
+        detail = self._liveness(redis_ok=health["redis"] == "reachable")
+        ready = detail["live"] and health["state"] == State.READY and health["authenticated"]
         return ready, {**detail, "ready": ready, "state": health["state"], "action": health["action"]}
 
     def auth(self, trusted: bool = True) -> dict[str, Any]:

@@ -21,7 +21,7 @@ import redis
 from redis import Redis
 
 from app.fleet.keys import HEALTH_SLOTS, Keys
-from app.fleet.presence import slot_url
+from app.fleet.presence import GATEWAY_PORT, slot_url
 
 log = logging.getLogger("app.health_gateway")
 
@@ -32,7 +32,7 @@ PATHS = ("/health", "/live", "/ready", "/auth", "/metrics")
 
 
 class HealthGateway:
-    def __init__(self, conn: Redis, keys: Keys, host: str = "0.0.0.0", base_port: int = 8080) -> None:
+    def __init__(self, conn: Redis, keys: Keys, host: str = "0.0.0.0", base_port: int = GATEWAY_PORT) -> None:
         self.conn = conn
         self.keys = keys
         self.host = host

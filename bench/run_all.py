@@ -22,6 +22,7 @@ SCRIPTS = [
     "bench.error_surfacing",
     "bench.health_latency",
     "bench.memory",
+    "bench.sandbox_cost",
 ]
 
 

@@ -5,9 +5,14 @@ from __future__ import annotations
 import sys
 
 import click
-import redis
 
 from app.errors import ClaudeWorkersError
+
+REDIS_FULL = (
+    "error: Redis is out of memory (maxmemory reached, noeviction): nothing was written.\n"
+    "Free memory (claude-workers jobs list --status failed, then delete what you no longer need) "
+    "or raise Redis's maxmemory."
+)
 
 
 def run_group(group: click.Group, argv: list[str] | None = None) -> None:
@@ -25,14 +30,22 @@ def run_group(group: click.Group, argv: list[str] | None = None) -> None:
     except ClaudeWorkersError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
-    except redis.exceptions.OutOfMemoryError:
-        click.echo(
-            "error: Redis is out of memory (maxmemory reached, noeviction): nothing was written.\n"
-            "Free memory (claude-workers jobs list --status failed, then delete what you no longer need) "
-            "or raise Redis's maxmemory.",
-            err=True,
-        )
+    except Exception as exc:
+        message = redis_problem(exc)
+        if message is None:
+            raise
+        click.echo(message, err=True)
         sys.exit(1)
-    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
-        click.echo(f"error: Redis did not answer ({exc}).\nStart Redis or fix REDIS_URL.", err=True)
-        sys.exit(1)
+
+
+def redis_problem(exc: Exception) -> str | None:
+    """What a Redis failure means to the user, or None for anything else."""
+    if "redis" not in sys.modules:  # only a command that used Redis can fail in Redis; --help stays light
+        return None
+    import redis
+
+    if isinstance(exc, redis.exceptions.OutOfMemoryError):
+        return REDIS_FULL
+    if isinstance(exc, redis.exceptions.ConnectionError | redis.exceptions.TimeoutError):
+        return f"error: Redis did not answer ({exc}).\nStart Redis or fix REDIS_URL."
+    return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from app.fleet.keys import Keys
+from app.fleet.presence import GATEWAY_PORT
 from app.health_gateway import HealthGateway
 from app.redis_conn import connect, wait_for_redis
 from app.settings import get_settings
@@ -12,7 +13,7 @@ from app.settings import get_settings
 
 @click.command("health-gateway")
 @click.option("--host", default="0.0.0.0", show_default=True, help="Address to listen on.")
-@click.option("--base-port", type=click.IntRange(1, 65525), default=8080, show_default=True)
+@click.option("--base-port", type=click.IntRange(1, 65525), default=GATEWAY_PORT, show_default=True)
 def health_gateway_command(host: str, base_port: int) -> None:
     """Answer port BASE+N with the health of the worker in slot N (8080: the first worker).
 

@@ -7,6 +7,7 @@ import time
 import click
 
 from app.cli.context import connect, echo_json
+from app.fleet.presence import GATEWAY_PORT
 from app.fleet.snapshot import take
 
 
@@ -35,7 +36,7 @@ def status_command(as_json: bool) -> None:
         job = worker["current_job"] or "-"
         slot = worker.get("health_slot")
         where = worker.get("health_url") or "-"
-        gateway = f"  (gateway port {8080 + slot})" if slot is not None else ""
+        gateway = f"  (gateway port {GATEWAY_PORT + slot})" if slot is not None else ""
         click.echo(f"  {worker['name']:28} {worker['state'] or '?':10} job {job}  health {where}{gateway}")
     if snap.failed:
         click.echo("failed jobs: claude-workers jobs list --status failed   (requeue: claude-workers jobs requeue ID)")

@@ -18,6 +18,9 @@ from redis import Redis
 
 from app.fleet.keys import HEALTH_SLOTS, Keys
 
+#: the health gateway's first port: slot N answers on GATEWAY_PORT + N (the guide's 8080, 8081, ...)
+GATEWAY_PORT = 8080
+
 #: claim the slot this identity held, else the lowest free one; returns the slot or -1
 _CLAIM = """
 local id, value, ttl = ARGV[1], ARGV[2], ARGV[3]

@@ -39,7 +39,7 @@ from app.claude.credentials import CLAUDE_LOGIN_FILE, STORED_CREDENTIAL_FILE
 from app.fleet.gate import Gate
 from app.fleet.job import final_failures_are_final
 from app.fleet.keys import Keys
-from app.fleet.presence import HealthSlot, WorkerInfo
+from app.fleet.presence import GATEWAY_PORT, HealthSlot, WorkerInfo
 from app.fleet.state import FleetState
 from app.proc import die_with_parent
 from app.redis_conn import wait_for_redis
@@ -207,7 +207,6 @@ class ClaudeWorker(Worker):
     def execute_job(self, job: Job, queue: Queue) -> None:
         if _preload is not None:
             _preload.join()
-        self._worker_pid = os.getpid()
         self.info.current_job = job.id
         with contextlib.suppress(redis.RedisError):
             self.connection.hset(self.key, "current_job", job.id)
@@ -239,7 +238,7 @@ class ClaudeWorker(Worker):
             with contextlib.suppress(redis.RedisError):
                 self.connection.hset(self.key, "health_slot", "" if slot is None else slot)
             if slot is not None:
-                log.info("worker %s: health slot %d (health gateway port %d)", self.name, slot, 8080 + slot)
+                log.info("worker %s: health slot %d (health gateway port %d)", self.name, slot, GATEWAY_PORT + slot)
 
     def _release_probe(self) -> None:
         if self.probing:

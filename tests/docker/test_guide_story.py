@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from tests.docker.compose_harness import Compose
-from tests.fleet_harness import wait_until as wait_for
+from tests.fleet_harness import wait_until
 
 pytestmark = [
     pytest.mark.docker,
@@ -49,6 +50,10 @@ def compose(request: pytest.FixtureRequest) -> Iterator[Compose]:
         if request.session.testsfailed > failed_before:
             print(stack.dump())  # shown by pytest under "Captured stdout teardown"
         stack.down()
+
+
+def wait_for(predicate: Any, timeout: float, what: str, interval: float = 0.2) -> Any:
+    return wait_until(predicate, timeout, interval=interval, what=what)
 
 
 def setup(compose: Compose, flag: str, secret: str) -> str:
