@@ -51,17 +51,22 @@ def write_doc(quick: bool) -> None:
         "",
         f"Machine: {info['cpu']}, {info['cores']} cores; Python {info['python']}; Linux {info['kernel']}; "
         f"commit {info['commit']}; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
-        + ("; run with --quick" if quick else "")
+        + ("; run with --quick (error surfacing against the facts file's CLI figures)" if quick else "")
         + ".",
         "",
-        "| benchmark | measures | ours | baseline | ratio | goal |",
-        "|---|---|---|---|---|---|",
+        "Each row says when it was measured: a run with --only rewrites this file with the rows it did",
+        "not run as they were.",
+        "",
+        "| benchmark | measures | ours | baseline | ratio | goal | measured |",
+        "|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         ratio = f"{row['ratio']:.3g}x" if row.get("ratio") is not None else "-"
         lines.append(
             f"| `{row['name']}` | {row['metric']} | {row['ours']:.4g} {row['unit']} | "
-            f"{row['baseline']:.4g} {row['unit']} ({row['baseline_label']}) | {ratio} | {row['goal']} |"
+            f"{row['baseline']:.4g} {row['unit']} ({row['baseline_label']}) | {ratio} | {row['goal']} | "
+            + (time.strftime("%Y-%m-%d", time.gmtime(row["measured_at"])) if row.get("measured_at") else "-")
+            + " |"
         )
     lines += ["", "## Notes", ""]
     for row in rows:

@@ -88,7 +88,10 @@ class CredentialProxy:
         else:
             self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
             self.server.daemon_threads = True
-        self._thread = threading.Thread(target=self.server.serve_forever, name="claude-proxy", daemon=True)
+        # shutdown() waits for the serving loop's next poll: the default (0.5 s) would add that to every job
+        self._thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, name="claude-proxy", daemon=True
+        )
 
     @property
     def url(self) -> str:

@@ -57,11 +57,11 @@ def start_attempt(job: Job, *, probe: bool) -> dict[str, Any]:
             old["outcome"] = "interrupted"
     history.append(attempt)
     job.meta["attempts"] = history[-MAX_KEPT_ATTEMPTS:]
-    job.save_meta()
     # if this attempt dies with its worker, recovery puts the job at the front of the queue,
-    # not behind everything queued since: it has waited its turn once already
+    # not behind everything queued since: it has waited its turn once already (one write with
+    # the meta: this is every job's path)
     job.enqueue_at_front_on_retry = True
-    job.connection.hset(job.key, "enqueue_at_front_on_retry", 1)
+    job.connection.hset(job.key, mapping={"meta": job._serialize_meta(), "enqueue_at_front_on_retry": 1})
     return attempt
 
 
