@@ -24,6 +24,15 @@ from tests.conftest import PYTHON, ROOT, cli_env
 SHARED_REDIS = os.environ.get("CLAUDE_WORKERS_TEST_REDIS", "redis://127.0.0.1:6379")
 
 
+#: recovery timings as settings, so a test that kills workers waits seconds, not RQ's minutes
+#: (the mechanism is the same; only the numbers are smaller than production's defaults)
+FAST_RECOVERY = {
+    "CLAUDE_EXECUTION_GRACE": "3",
+    "CLAUDE_JOB_MONITORING_INTERVAL": "2",
+    "CLAUDE_MAINTENANCE_INTERVAL": "5",
+    "CLAUDE_WORKER_TTL": "20",
+}
+
 #: the key by which the suite marks a database of the shared server as its own
 TEST_DB_MARKER = "claude-workers:test-database"
 

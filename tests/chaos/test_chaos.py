@@ -20,7 +20,7 @@ import pytest
 from app.claude.credentials import CredentialKind, store_credential
 from tests.conftest import ROOT
 from tests.fakes.anthropic_api import FakeAnthropicAPI, Reply
-from tests.fleet_harness import Fleet, RedisServer, running_fleet, wait_until
+from tests.fleet_harness import FAST_RECOVERY, Fleet, RedisServer, running_fleet, wait_until
 from tests.integration.test_fleet_resilience import descendants
 
 pytestmark = [pytest.mark.chaos, pytest.mark.integration, pytest.mark.timeout(900)]
@@ -63,7 +63,12 @@ def kill_tree(pid: int) -> None:
 def test_sigkill_workers_and_children_during_a_run(fake_api: FakeAnthropicAPI, redis_url: str, tmp_path: Path) -> None:
     jobs, kills = (200, 10) if FULL else (30, 2)
     fake_api.always(Reply.success(delay=0.4))
-    env = {"ANTHROPIC_BASE_URL": fake_api.url, "ANTHROPIC_API_KEY": "sk-ant-chaos", "CLAUDE_PRELOAD_API_ENGINE": "true"}
+    env = {
+        "ANTHROPIC_BASE_URL": fake_api.url,
+        "ANTHROPIC_API_KEY": "sk-ant-chaos",
+        "CLAUDE_PRELOAD_API_ENGINE": "true",
+        **FAST_RECOVERY,
+    }
     rng = random.Random(7)
     with running_fleet(redis_url, tmp_path, **env) as fleet:
         workers = fleet.start_workers(2)
@@ -84,7 +89,12 @@ def test_redis_restarts_during_a_run(fake_api: FakeAnthropicAPI, tmp_path: Path)
     jobs, restarts = (120, 3) if FULL else (30, 1)
     fake_api.always(Reply.success(delay=0.2))
     server = RedisServer(tmp_path / "redis").start()
-    env = {"ANTHROPIC_BASE_URL": fake_api.url, "ANTHROPIC_API_KEY": "sk-ant-chaos", "CLAUDE_PRELOAD_API_ENGINE": "true"}
+    env = {
+        "ANTHROPIC_BASE_URL": fake_api.url,
+        "ANTHROPIC_API_KEY": "sk-ant-chaos",
+        "CLAUDE_PRELOAD_API_ENGINE": "true",
+        **FAST_RECOVERY,
+    }
     try:
         with running_fleet(server.url, tmp_path, **env) as fleet:
             fleet.start_workers(2)

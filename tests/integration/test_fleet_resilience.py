@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.anthropic_api import FakeAnthropicAPI, Reply
-from tests.fleet_harness import RedisServer, running_fleet, wait_until
+from tests.fleet_harness import FAST_RECOVERY, RedisServer, running_fleet, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -46,14 +46,6 @@ def alive(pid: int) -> bool:
 
 def in_flight(fake: FakeAnthropicAPI, n: int = 1) -> bool:
     return len(fake.message_requests()) >= n
-
-
-FAST_RECOVERY = {
-    "CLAUDE_EXECUTION_GRACE": "3",
-    "CLAUDE_JOB_MONITORING_INTERVAL": "2",
-    "CLAUDE_MAINTENANCE_INTERVAL": "5",
-    "CLAUDE_WORKER_TTL": "20",
-}
 
 
 def test_sigkilled_worker_and_children_job_comes_back_first_and_runs(
@@ -156,7 +148,7 @@ def test_redis_restart_mid_run_loses_nothing(fake_api: FakeAnthropicAPI, tmp_pat
     fake_api.always(Reply.success(delay=0.3))
     server = RedisServer(tmp_path / "redis").start()
     try:
-        with running_fleet(server.url, tmp_path, ANTHROPIC_BASE_URL=fake_api.url, **API_KEY) as fleet:
+        with running_fleet(server.url, tmp_path, ANTHROPIC_BASE_URL=fake_api.url, **API_KEY, **FAST_RECOVERY) as fleet:
             workers = fleet.start_workers(2)
             ids = fleet.enqueue(24)
             wait_until(lambda: fleet.finished() >= 6, 60, what="a few jobs before the restart")
