@@ -15,7 +15,6 @@ run in forked processes), reads only files and Redis, and never calls Claude.
 from __future__ import annotations
 
 import errno
-import hmac
 import ipaddress
 import json
 import logging
@@ -29,6 +28,7 @@ from prometheus_client.core import CollectorRegistry
 from redis import Redis
 
 from app import __version__
+from app.access import bearer_matches, names_this_machine
 from app.auth_status import auth_status, fleet_snapshot, is_authenticated, state_word
 from app.claude.credentials import inspect_credentials
 from app.errors import ConfigError
@@ -43,7 +43,6 @@ log = logging.getLogger("app.health")
 DEFAULT_PORTS = range(8080, 8090)
 #: host names a browser uses for this machine; any other Host is refused the credential detail
 ENDPOINTS = ("/health", "/live", "/ready", "/auth", "/metrics")
-LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]", "::1")
 #: the credential detail that only trusted clients see
 PRIVATE_AUTH_FIELDS = ("config_dir", "files", "ignored", "problems", "credential")
 
@@ -130,17 +129,13 @@ class HealthServer:
     def is_trusted(self, client_ip: str, host_header: str | None, authorization: str | None) -> bool:
         """Loopback clients that name this machine, or anyone with the API token."""
         token = self.settings.claude_workers_api_token
-        if token is not None and authorization:
-            scheme, _, given = authorization.partition(" ")
-            if scheme.lower() == "bearer" and hmac.compare_digest(given.encode(), token.get_secret_value().encode()):
-                return True
+        if token is not None and bearer_matches(authorization, token.get_secret_value()):
+            return True
         try:
             loopback = ipaddress.ip_address(client_ip.removeprefix("::ffff:")).is_loopback
         except ValueError:
             loopback = False
-        host = (host_header or "").strip().lower()
-        name = host.rsplit(":", 1)[0] if not host.startswith("[") else host.split("]", 1)[0] + "]"
-        return loopback and name in LOOPBACK_NAMES
+        return loopback and names_this_machine(host_header)
 
     def metrics(self) -> bytes:
         return generate_latest(self.registry)

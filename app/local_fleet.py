@@ -60,7 +60,8 @@ def find_server_binary() -> str:
     )
 
 
-def _port_free(port: int) -> bool:
+def port_free(port: int) -> bool:
+    """Whether ``port`` can be bound on 127.0.0.1 now."""
     with socket.socket() as sock:
         try:
             sock.bind(("127.0.0.1", port))
@@ -79,7 +80,7 @@ class EmbeddedRedis:
     def __init__(self, data_dir: Path, port: int | None = None) -> None:
         self.data_dir = data_dir
         self.port = (
-            port if port is not None else (EMBEDDED_REDIS_PORT if _port_free(EMBEDDED_REDIS_PORT) else _free_port())
+            port if port is not None else (EMBEDDED_REDIS_PORT if port_free(EMBEDDED_REDIS_PORT) else _free_port())
         )
         self.proc: subprocess.Popen[bytes] | None = None
 

@@ -19,6 +19,7 @@ from redis import Redis
 from rq.job import Job
 from rq.registry import FailedJobRegistry, FinishedJobRegistry
 
+from app.local_fleet import port_free
 from tests.conftest import PYTHON, ROOT, cli_env
 
 SHARED_REDIS = os.environ.get("CLAUDE_WORKERS_TEST_REDIS", "redis://127.0.0.1:6379")
@@ -60,13 +61,7 @@ def free_port() -> int:
 
 def ports_free(ports: list[int]) -> bool:
     """Whether every one of ``ports`` can be bound on 127.0.0.1 now."""
-    for port in ports:
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                return False
-    return True
+    return all(port_free(port) for port in ports)
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float, interval: float = 0.1, what: str = "condition") -> Any:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 import json
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Annotated, Any, Literal
@@ -15,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from redis import Redis
 
 from app import __version__
+from app.access import bearer_matches, names_this_machine
 from app.errors import ClaudeWorkersError
 from app.fleet.gate import Gate
 from app.fleet.snapshot import take
@@ -66,18 +66,6 @@ class Problem(BaseModel):
     detail: str | list[FieldProblem] = Field(description="What happened and what to do; per field for a 422.")
 
 
-#: Host names that mean "this machine"; without a token only these are served
-LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
-
-
-def host_name(header: str | None) -> str:
-    """The name part of a Host header, lower case, without the port."""
-    host = (header or "").strip().lower()
-    if host.startswith("["):
-        return host.split("]", 1)[0] + "]"
-    return host.rsplit(":", 1)[0]
-
-
 def _install_guards(app: FastAPI, settings: Settings) -> None:
     """Host check, body-size limit, and user errors mapped to 4xx (a 5xx only when Redis is down: 503)."""
 
@@ -88,7 +76,7 @@ def _install_guards(app: FastAPI, settings: Settings) -> None:
         async def loopback_hosts_only(
             request: Request, call_next: Callable[[Request], Awaitable[Response]]
         ) -> Response:
-            if host_name(request.headers.get("host")) not in LOOPBACK_HOSTS:
+            if not names_this_machine(request.headers.get("host")):
                 return JSONResponse(
                     {
                         "detail": "Without CLAUDE_WORKERS_API_TOKEN the API only answers requests addressed to "
@@ -160,8 +148,7 @@ def _authorizer(token: str | None) -> Callable[..., None]:
     def authorize(authorization: Annotated[str | None, Header()] = None) -> None:
         if token is None:
             return
-        scheme, _, given = (authorization or "").partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(given.encode(), token.encode()):
+        if not bearer_matches(authorization, token):
             raise HTTPException(
                 401, "Send Authorization: Bearer <CLAUDE_WORKERS_API_TOKEN>.", headers={"WWW-Authenticate": "Bearer"}
             )

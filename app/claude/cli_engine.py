@@ -78,29 +78,26 @@ class CliEngine:
     def __init__(self, settings: Settings, parent_env: Mapping[str, str] | None = None) -> None:
         self.settings = settings
         self.parent_env = os.environ if parent_env is None else parent_env
-        self._on_event: EventHook | None = None
 
     def run(self, request: RunRequest, credential: Credential, on_event: EventHook | None = None) -> ClaudeResult:
         binary = self.settings.resolve_claude_bin()
-        self._on_event = on_event
         with run_place(self.settings, credential, request.resume_session_id) as place:
             argv = build_argv(binary, request)
-            # the scrubbed environment, without the credential: the proxy holds that
-            env = child_env(self.settings, None, self.parent_env)
-            env["CLAUDE_CONFIG_DIR"] = str(place.config_dir)
-            env.pop("ANTHROPIC_BASE_URL", None)
+            proxy = place.proxy
+            # the credential stays with the proxy; the run gets its address and a job token
+            client = proxy.client_env(sandbox.relay_url() if proxy.socket_path else None)
+            env = child_env(self.settings, self.parent_env, config_dir=place.config_dir, client=client)
             cwd = request.cwd or Path.cwd()
-            if place.sandboxed:
-                env.update(place.proxy.client_env(sandbox.relay_url()))
+            if proxy.socket_path is not None:  # sandboxed: the proxy listens on a socket the sandbox sees
                 argv = sandbox.wrap(
-                    argv, workspace=cwd, config_dir=place.config_dir, socket_path=place.root / "proxy.sock", env=env
+                    argv, workspace=cwd, config_dir=place.config_dir, socket_path=proxy.socket_path, env=env
                 )
                 env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}  # bwrap's own; the run gets --setenv
-            else:
-                env.update(place.proxy.client_env())
-            return self._run(argv, env, cwd, request)
+            return self._run(argv, env, cwd, request, on_event)
 
-    def _run(self, argv: list[str], env: dict[str, str], cwd: Path, request: RunRequest) -> ClaudeResult:
+    def _run(
+        self, argv: list[str], env: dict[str, str], cwd: Path, request: RunRequest, on_event: EventHook | None
+    ) -> ClaudeResult:
         timeout = request.timeout or self.settings.claude_job_timeout
         try:
             proc = subprocess.Popen(
@@ -136,7 +133,7 @@ class CliEngine:
         cut: ClaudeError | None = None
         try:
             # the CLI holds only the proxy's token, which it cannot refresh: a 401 is final at once
-            cut = self._read(proc, state, self._on_event, can_refresh=False)
+            cut = self._read(proc, state, on_event, can_refresh=False)
         finally:
             timer.cancel()
             if cut is not None or proc.poll() is None:

@@ -78,11 +78,11 @@ class Credential:
     source: str  # "env:NAME" or "file:NAME"
     secret: SecretStr | None = None  # None for a claude.ai login: the CLI reads its own file
 
-    def child_env(self) -> dict[str, str]:
-        """The one variable that hands this credential to the CLI (empty for a file login)."""
-        if self.secret is None:
-            return {}
-        return {_ENV_VAR_OF[self.kind]: self.secret.get_secret_value()}
+    @property
+    def env_var(self) -> str:
+        """The variable through which a credential of this kind reaches the CLI (a claude.ai
+        login's access token goes as an OAuth token). It carries the proxy's job token, never this."""
+        return _ENV_VAR_OF.get(self.kind, "CLAUDE_CODE_OAUTH_TOKEN")
 
     def describe(self) -> dict[str, Any]:
         return {

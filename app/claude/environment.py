@@ -8,8 +8,8 @@ run inherits only an allowlist of harmless variables and then gets exactly what 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 
-from app.claude.credentials import Credential
 from app.settings import Settings
 
 #: inherited as they are: process basics, locale, proxies, CA bundles
@@ -38,11 +38,15 @@ INHERITED = frozenset(
 )
 
 
-def child_env(settings: Settings, credential: Credential | None, parent: Mapping[str, str]) -> dict[str, str]:
+def child_env(
+    settings: Settings, parent: Mapping[str, str], *, config_dir: Path, client: Mapping[str, str]
+) -> dict[str, str]:
+    """The run's environment: ``parent`` filtered, our settings, its own ``config_dir``, and
+    ``client``: what the credential proxy hands it (its base URL and the job's token)."""
     env = {k: v for k, v in parent.items() if k in INHERITED or k.startswith("LC_")}
     env.update(
         {
-            "CLAUDE_CONFIG_DIR": str(settings.config_dir),
+            "CLAUDE_CONFIG_DIR": str(config_dir),
             # also stops auto-updates and the preflight; keeps a fleet from phoning home per job
             "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
             # the CLI's default of 10 retries hides an auth or rate-limit error for ~3 minutes
@@ -51,10 +55,7 @@ def child_env(settings: Settings, credential: Credential | None, parent: Mapping
             "TZ": "UTC",
         }
     )
-    if settings.anthropic_base_url:
-        env["ANTHROPIC_BASE_URL"] = settings.anthropic_base_url
     if settings.claude_api_timeout_ms:
         env["API_TIMEOUT_MS"] = str(settings.claude_api_timeout_ms)
-    if credential is not None:
-        env.update(credential.child_env())
+    env.update(client)
     return env

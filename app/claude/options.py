@@ -23,19 +23,20 @@ MAX_PROMPT_CHARS = 200_000
 MAX_FREEFORM_BYTES = 64 * 1024
 #: text for Claude, as the OpenAPI document states it: no NUL, no unpaired surrogate
 TEXT = r"^[^\x00\ud800-\udfff]*$"
-Tool = Annotated[str, Field(pattern=values.TOOL.pattern, max_length=700)]
+Tool = Annotated[str, Field(max_length=700, json_schema_extra={"pattern": values.TOOL.pattern})]
 
 
 class RunOptions(BaseModel):
     """One prompt and how to run it. Unknown fields are refused so typos never pass silently."""
 
-    # python-re: the text pattern names surrogates, which the default (Rust) engine cannot
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, regex_engine="python-re")
+    # The grammars are checked by the validators below (their messages say what to write
+    # instead); the OpenAPI document states them as patterns (json_schema_extra).
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     prompt: str = Field(
         min_length=1,
         max_length=MAX_PROMPT_CHARS,
-        pattern=TEXT,
+        json_schema_extra={"pattern": TEXT},
         description="What to ask Claude (up to 200,000 characters).",
     )
     engine: Engine = Field(
@@ -46,14 +47,20 @@ class RunOptions(BaseModel):
     model: str | None = Field(
         default=None,
         max_length=100,
-        pattern=values.MODEL.pattern,
+        json_schema_extra={"pattern": values.MODEL.pattern},
         description="Model alias or full name (e.g. sonnet).",
     )
     system_prompt: str | None = Field(
-        default=None, max_length=MAX_PROMPT_CHARS, pattern=TEXT, description="Replace the system prompt."
+        default=None,
+        max_length=MAX_PROMPT_CHARS,
+        json_schema_extra={"pattern": TEXT},
+        description="Replace the system prompt.",
     )
     append_system_prompt: str | None = Field(
-        default=None, max_length=MAX_PROMPT_CHARS, pattern=TEXT, description="Append to the default system prompt."
+        default=None,
+        max_length=MAX_PROMPT_CHARS,
+        json_schema_extra={"pattern": TEXT},
+        description="Append to the default system prompt.",
     )
     max_turns: int | None = Field(default=None, ge=1, le=10_000, description="Stop the agent after this many turns.")
     max_budget_usd: float | None = Field(
@@ -67,9 +74,8 @@ class RunOptions(BaseModel):
     resume_session_id: str | None = Field(
         default=None,
         max_length=36,
-        pattern=values.SESSION_ID.pattern,
         description="Continue this Claude session (the session_id of an earlier result).",
-        json_schema_extra={"cli_flag": "--resume"},
+        json_schema_extra={"cli_flag": "--resume", "pattern": values.SESSION_ID.pattern},
     )
     json_schema: dict[str, Any] | None = Field(
         default=None, description="A JSON schema for structured output (on the command line: JSON or @file)."

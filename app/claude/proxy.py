@@ -48,14 +48,6 @@ _DROP_REQUEST = frozenset(
     }
 )
 _DROP_RESPONSE = frozenset({"connection", "keep-alive", "transfer-encoding", "trailer", "upgrade"})
-#: the CLI's variable that carries the job token, per kind of real credential: the CLI then
-#: behaves as it would with the real one (an OAuth token makes it send the OAuth headers)
-_CLIENT_VAR = {
-    CredentialKind.API_KEY: "ANTHROPIC_API_KEY",
-    CredentialKind.OAUTH_TOKEN: "CLAUDE_CODE_OAUTH_TOKEN",
-    CredentialKind.CLAUDE_AI_LOGIN: "CLAUDE_CODE_OAUTH_TOKEN",
-    CredentialKind.AUTH_TOKEN: "ANTHROPIC_AUTH_TOKEN",
-}
 
 
 class _UnixHTTPServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
@@ -102,7 +94,9 @@ class CredentialProxy:
 
     def client_env(self, base_url: str | None = None) -> dict[str, str]:
         """What the CLI gets instead of the credential: a base URL and this job's token."""
-        return {"ANTHROPIC_BASE_URL": base_url or self.url, _CLIENT_VAR[self.credential.kind]: self.token}
+        # the token in the variable of the real credential's kind: the CLI then behaves as it
+        # would with the real one (an OAuth token makes it send the OAuth headers)
+        return {"ANTHROPIC_BASE_URL": base_url or self.url, self.credential.env_var: self.token}
 
     def accepts(self, headers: dict[str, str]) -> bool:
         given = headers.get("x-api-key", "")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import shutil
 import tempfile
 import time
@@ -25,8 +24,6 @@ from app.claude.proxy import CredentialProxy
 from app.errors import AuthRequired, ConfigError
 from app.settings import Settings
 
-log = logging.getLogger("app.run")
-
 SESSIONS_DIR = "claude-workers-sessions"
 #: sessions kept at most, whatever their age (the oldest go first)
 MAX_SESSIONS = 1000
@@ -34,10 +31,8 @@ MAX_SESSIONS = 1000
 
 @dataclass
 class RunPlace:
-    root: Path
     config_dir: Path
-    proxy: CredentialProxy
-    sandboxed: bool
+    proxy: CredentialProxy  # on a Unix socket (``socket_path``) when the run is sandboxed
 
 
 def use_sandbox(settings: Settings) -> bool:
@@ -88,7 +83,7 @@ def run_place(settings: Settings, credential: Credential, resume_session_id: str
     )
     try:
         with proxy:
-            yield RunPlace(root, config_dir, proxy, sandboxed)
+            yield RunPlace(config_dir, proxy)
     finally:
         with contextlib.suppress(OSError):
             _keep_sessions(settings, config_dir)

@@ -47,6 +47,14 @@ SANDBOX_UID = 10001
 #: whose masked /proc forbids a new one: the sandbox sees the container's processes, which are
 #: undumpable and so unreadable, see ``app.proc.make_undumpable``)
 Isolation = str
+#: the namespaces and /proc of each isolation, best first; probe() picks the first that works here
+ISOLATIONS: dict[Isolation, list[str]] = {
+    "full": ["--unshare-all", "--proc", "/proc"],  # user, pid, net, ipc, uts, cgroup
+    "shared-proc": [
+        *("--unshare-user", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"),
+        *("--ro-bind", "/proc", "/proc"),
+    ],
+}
 
 
 @functools.lru_cache(maxsize=1)
@@ -57,10 +65,7 @@ def probe() -> tuple[Isolation | None, str | None]:
         return None, "bubblewrap is not installed (apt-get install bubblewrap)"
     base = [binary, "--die-with-parent", "--ro-bind", "/", "/", "--dev", "/dev"]
     reason = ""
-    for isolation, extra in (
-        ("full", [*_FULL, "--proc", "/proc"]),
-        ("shared-proc", [*_SHARED_PROC, "--ro-bind", "/proc", "/proc"]),
-    ):
+    for isolation, extra in ISOLATIONS.items():
         attempt = subprocess.run([*base, *extra, "true"], capture_output=True, text=True, timeout=10)
         if attempt.returncode == 0:
             return isolation, None
@@ -71,10 +76,6 @@ def probe() -> tuple[Isolation | None, str | None]:
 def bwrap_problem() -> str | None:
     """None when runs can be sandboxed here, else why not (in words a user can act on)."""
     return probe()[1]
-
-
-_FULL = ["--unshare-all"]  # user, pid, net, ipc, uts, cgroup
-_SHARED_PROC = ["--unshare-user", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
 
 
 def wrap(
@@ -90,11 +91,10 @@ def wrap(
     python = Path(sys.executable).resolve()
     home = str(config_dir.parent / "home")
     Path(home).mkdir(exist_ok=True)
-    isolation = probe()[0]
-    own_proc = ["--proc", "/proc"] if isolation == "full" else ["--ro-bind", "/proc", "/proc"]
+    isolation = probe()[0] or "full"
     args = [
         shutil.which("bwrap") or "bwrap",
-        *(_FULL if isolation == "full" else _SHARED_PROC),  # a network with nothing but loopback
+        *ISOLATIONS[isolation],  # a network with nothing but loopback, and a /proc
         "--die-with-parent",
         "--new-session",
         "--uid",
@@ -105,7 +105,6 @@ def wrap(
         "--ro-bind",
         "/usr",
         "/usr",
-        *own_proc,
         "--dev",
         "/dev",
         "--tmpfs",

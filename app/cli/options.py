@@ -105,11 +105,6 @@ def build(model: type[M], prompt: str, options: dict[str, Any], **extra: Any) ->
     except ValidationError as exc:
         err = exc.errors()[0]
         name = str(err["loc"][0]) if err["loc"] else "prompt"
-        hint = (
-            "PROMPT"
-            if name == "prompt"
-            else _flag(name, model.model_fields[name])
-            if name in model.model_fields
-            else name
-        )
+        info = model.model_fields.get(name)
+        hint = "PROMPT" if name == "prompt" else _flag(name, info) if info is not None else name
         raise click.BadParameter(err["msg"], param_hint=hint) from None

@@ -23,7 +23,7 @@ class JobSpec(RunOptions):
     workspace: str | None = Field(
         default=None,
         max_length=1000,
-        pattern=WORKSPACE,
+        json_schema_extra={"pattern": WORKSPACE},
         description="Run in this named workspace (kept between jobs) instead of a fresh one, e.g. team/reports.",
     )
     keep_workspace: bool = Field(default=False, description="Keep the job's fresh workspace after it ends.")

@@ -139,22 +139,27 @@ def test_child_env_carries_exactly_one_credential(make_settings: MakeSettings, i
         "ANTHROPIC_BASE_URL": "http://elsewhere",
         "AWS_SECRET_ACCESS_KEY": "unrelated-secret",
     }
-    report = inspect_credentials(settings)
-    env = child_env(settings, report.credential, parent)
+    run_dir = isolated_env / "run"
+    login = inspect_credentials(settings).credential
+    assert login is not None
+    client = {"ANTHROPIC_BASE_URL": "http://127.0.0.1:9", login.env_var: "cwjob-token"}
+    env = child_env(settings, parent, config_dir=run_dir, client=client)
     assert "leaked" not in env.values()
     assert "AWS_SECRET_ACCESS_KEY" not in env
     assert env["ANTHROPIC_BASE_URL"] == "http://127.0.0.1:9"
-    assert env["CLAUDE_CONFIG_DIR"] == str(isolated_env)
+    assert env["CLAUDE_CONFIG_DIR"] == str(run_dir)
     assert env["CLAUDE_CODE_MAX_RETRIES"] == "3"
     assert env["CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC"] == "1"
     assert env["TZ"] == "UTC"
     assert env["LC_ALL"] == "C.UTF-8"
 
     oauth = make_settings(claude_code_oauth_token=SecretStr("oat-1"))
-    env = child_env(oauth, inspect_credentials(oauth).credential, parent)
+    token = inspect_credentials(oauth).credential
+    assert token is not None
+    env = child_env(oauth, parent, config_dir=run_dir, client={token.env_var: "cwjob-token"})
     present = [k for k in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN") if k in env]
     assert present == ["CLAUDE_CODE_OAUTH_TOKEN"]
-    assert env["CLAUDE_CODE_OAUTH_TOKEN"] == "oat-1"
+    assert env["CLAUDE_CODE_OAUTH_TOKEN"] == "cwjob-token" and "oat-1" not in env.values()
 
 
 def test_blank_secrets_mean_unset(make_settings: MakeSettings) -> None:
