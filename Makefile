@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup test docker-test lint typecheck check up clean bench
+.PHONY: setup test stories ci docker-test lint typecheck check up clean bench
 
 # Python deps from the lock file, the package in editable mode, the pinned Claude CLI.
 setup: $(VENV)/.installed node_modules/.bin/claude
@@ -28,9 +28,17 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
-# The whole suite: lint, types, unit and integration tests (real Redis, real Claude CLI).
+# Lint, types, unit and integration tests (real Redis, real Claude CLI, real workers): about 2 minutes.
 test: setup lint typecheck
-	$(BIN)/pytest
+	$(BIN)/pytest -m "not story"
+
+# The slow end-to-end stories: quota walls, SIGKILLs, Redis restarts, chaos, a 200-job batch (about 4 minutes).
+# Two processes, not three: several of them assert how fast the fleet recovers.
+stories: setup
+	$(BIN)/pytest -m story -n 2
+
+# Everything CI runs: the suite, the stories, the guide on a real Docker engine.
+ci: test stories docker-test
 
 # The guide's Docker story on a real engine: starts it, builds the image, plays, stops it (about 5 min).
 docker-test: setup

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
 import redis
 from redis import Redis
 from rq.job import Job
@@ -34,6 +35,10 @@ FAST_RECOVERY = {
     "CLAUDE_WORKER_TTL": "20",
 }
 
+#: tests that use the guide's fixed ports (8080-8089, the embedded Redis's 6399) run one at a time,
+#: on one pytest-xdist worker: ``@GUIDE_PORTS`` on each of them
+GUIDE_PORTS = pytest.mark.xdist_group("guide-ports")
+
 #: the key by which the suite marks a database of the shared server as its own
 TEST_DB_MARKER = "claude-workers:test-database"
 
@@ -42,15 +47,23 @@ def find_empty_db(base: str = SHARED_REDIS) -> str:
     """A database of the shared server that is empty or already marked as this suite's (never db 0).
 
     Only a database carrying the marker is flushed, so nothing the suite did not write is touched.
+    Each pytest-xdist worker gets its own database (15 for gw0 or a serial run, 14 for gw1, ...):
+    a worker flushing at its start must not wipe what another one is running.
     """
-    for db in range(15, 0, -1):
-        url = f"{base}/{db}"
-        conn = Redis.from_url(url)
-        if conn.dbsize() == 0 or conn.exists(TEST_DB_MARKER):
-            conn.flushdb()
-            conn.set(TEST_DB_MARKER, "tests and benchmarks of claude-workers; flushed at each run")
-            return url
-    raise RuntimeError("no empty Redis database on the shared server for the tests (all of 1-15 hold data)")
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    db = 15 - int(worker.removeprefix("gw") or 0)
+    if db < 1:
+        raise RuntimeError(f"pytest-xdist worker {worker} has no test database (the suite uses 15 down to 1)")
+    url = f"{base}/{db}"
+    conn = Redis.from_url(url)
+    if conn.dbsize() and not conn.exists(TEST_DB_MARKER):
+        raise RuntimeError(
+            f"Redis database {db} of {base} holds data that is not this suite's; the tests will not flush it. "
+            "Point CLAUDE_WORKERS_TEST_REDIS at another server, or empty that database yourself."
+        )
+    conn.flushdb()
+    conn.set(TEST_DB_MARKER, "tests and benchmarks of claude-workers; flushed at each run")
+    return url
 
 
 def free_port() -> int:
@@ -100,6 +113,10 @@ class Fleet:
 
     def start_worker(self, *args: str, **env: str) -> subprocess.Popen[bytes]:
         n = len(self.procs)
+        # a port of its own: the guide's 8080-8089 belong to the tests that play the guide (GUIDE_PORTS),
+        # which may run at the same time as this one on another pytest-xdist worker
+        if "HEALTH_PORT" not in self.env:
+            env.setdefault("HEALTH_PORT", str(free_port()))
         with open(self.logs / f"worker-{n}.log", "ab") as log:  # the child keeps its own descriptor
             proc = subprocess.Popen(
                 [PYTHON, "-m", "app", "worker", *args],

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable, Iterator
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import redis
-from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request, Response
+from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response, Security
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 from redis import Redis
 
 from app import __version__
 from app.access import bearer_matches, names_this_machine
+from app.api import docs
+from app.api.models import BatchCreated, BatchSummary, FleetView, JobCreated, JobPage, JobView, Status
 from app.errors import ClaudeWorkersError
 from app.fleet.gate import Gate
 from app.fleet.snapshot import take
@@ -25,29 +28,23 @@ from app.jobs.submit import enqueue
 from app.redis_conn import connect
 from app.settings import Settings
 
-Status = Literal["queued", "scheduled", "waiting", "started", "finished", "failed", "canceled"]
-
-
-class JobCreated(BaseModel):
-    id: str
-    status: str
-    created: bool = Field(description="False when the idempotency key matched an existing job.")
-    job: dict[str, Any]
-
-
-class JobPage(BaseModel):
-    jobs: list[dict[str, Any]]
-    next_cursor: str | None
-
 
 class BatchItemIn(JobSpec):
-    custom_id: str = Field(min_length=1, max_length=200)
+    custom_id: str = Field(
+        min_length=1, max_length=200, description="Your key for this item; results are matched to it."
+    )
 
 
 class BatchIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    jobs: list[BatchItemIn] = Field(min_length=1, max_length=batch.MAX_BATCH)
-    batch_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    jobs: list[BatchItemIn] = Field(
+        min_length=1, max_length=batch.MAX_BATCH, description="The jobs, each with its custom_id."
+    )
+    batch_id: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_-]{1,64}$",
+        description="Your id for the batch; submitting the same id again queues only the items not queued yet.",
+    )
 
 
 class FieldProblem(BaseModel):
@@ -144,11 +141,21 @@ def _install_error_handlers(app: FastAPI) -> None:
         return JSONResponse({"detail": "Redis is not reachable; check REDIS_URL."}, status_code=503)
 
 
+#: declared so the OpenAPI document has a bearer scheme (the docs page's Authorize button); the check is ours
+_BEARER = HTTPBearer(
+    auto_error=False,
+    scheme_name="token",
+    description="The fleet's CLAUDE_WORKERS_API_TOKEN. Not needed when the API runs without one (loopback only).",
+)
+
+
 def _authorizer(token: str | None) -> Callable[..., None]:
-    def authorize(authorization: Annotated[str | None, Header()] = None) -> None:
+    def authorize(
+        request: Request, _: Annotated[HTTPAuthorizationCredentials | None, Security(_BEARER)] = None
+    ) -> None:
         if token is None:
             return
-        if not bearer_matches(authorization, token):
+        if not bearer_matches(request.headers.get("authorization"), token):
             raise HTTPException(
                 401, "Send Authorization: Bearer <CLAUDE_WORKERS_API_TOKEN>.", headers={"WWW-Authenticate": "Bearer"}
             )
@@ -164,7 +171,10 @@ def create_app(settings: Settings, conn: Redis | None = None) -> FastAPI:
         version=__version__,
         description="Queue Claude jobs on a fleet that shares one Claude login. "
         "Send `Authorization: Bearer <CLAUDE_WORKERS_API_TOKEN>` when a token is configured.",
+        docs_url=None,  # served from the package by app.api.docs, not from a CDN
+        redoc_url=None,
     )
+    docs.install(app)
     _install_guards(app, settings)
     authorize = _authorizer(token)
 
@@ -190,21 +200,28 @@ def create_app(settings: Settings, conn: Redis | None = None) -> FastAPI:
         }
     }
 
-    @app.post("/jobs", status_code=201, response_model=JobCreated, dependencies=auth, responses={**errors, **matched})
+    @app.post(
+        "/jobs",
+        tags=["jobs"],
+        status_code=201,
+        response_model=JobCreated,
+        dependencies=auth,
+        responses={**errors, **matched},
+    )
     def submit_job(spec: JobSpec, response: Response) -> JobCreated:
         """Queue a job. The same `idempotency_key` returns the same job (200), never a second one."""
         job, created = enqueue(conn, settings, spec)
         if not created:
             response.status_code = 200
         view = service.job_view(job, gate())
-        return JobCreated(id=job.id, status=view["status"], created=created, job=view)
+        return JobCreated.model_validate({"id": job.id, "status": view["status"], "created": created, "job": view})
 
-    @app.get("/jobs/{job_id}", dependencies=auth, responses=errors)
+    @app.get("/jobs/{job_id}", tags=["jobs"], response_model=JobView, dependencies=auth, responses=errors)
     def get_job(job_id: str) -> dict[str, Any]:
         """One job: status, attempts, next attempt time, result or error with its instructions."""
         return service.job_view(service.fetch(conn, job_id), gate())
 
-    @app.get("/jobs", response_model=JobPage, dependencies=auth, responses=errors)
+    @app.get("/jobs", tags=["jobs"], response_model=JobPage, dependencies=auth, responses=errors)
     def list_jobs(
         status: Status | None = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
@@ -212,19 +229,19 @@ def create_app(settings: Settings, conn: Redis | None = None) -> FastAPI:
     ) -> JobPage:
         """Jobs, newest first within each status; pass `next_cursor` back for the next page."""
         views, next_cursor = service.list_jobs(conn, settings, gate(), status, limit, cursor)
-        return JobPage(jobs=views, next_cursor=next_cursor)
+        return JobPage.model_validate({"jobs": views, "next_cursor": next_cursor})
 
-    @app.post("/jobs/{job_id}/requeue", dependencies=auth, responses=errors)
+    @app.post("/jobs/{job_id}/requeue", tags=["jobs"], response_model=JobView, dependencies=auth, responses=errors)
     def requeue_job(job_id: str) -> dict[str, Any]:
         """Put a failed or canceled job back on the queue with fresh retry budgets."""
         return service.job_view(service.requeue(conn, settings, job_id), gate())
 
-    @app.delete("/jobs/{job_id}", dependencies=auth, responses=errors)
+    @app.delete("/jobs/{job_id}", tags=["jobs"], response_model=JobView, dependencies=auth, responses=errors)
     def cancel_job(job_id: str) -> dict[str, Any]:
         """Cancel a queued, waiting or scheduled job."""
         return service.job_view(service.cancel(conn, job_id), gate())
 
-    @app.get("/fleet", dependencies=auth, responses=errors)
+    @app.get("/fleet", tags=["fleet"], response_model=FleetView, dependencies=auth, responses=errors)
     def fleet() -> dict[str, Any]:
         """The fleet state, workers, queue depths and the failed count."""
         return take(conn, settings).to_dict()
@@ -241,19 +258,22 @@ def create_app(settings: Settings, conn: Redis | None = None) -> FastAPI:
 def _batch_routes(
     app: FastAPI, conn: Redis, settings: Settings, auth: list[Any], errors: dict[int | str, dict[str, Any]]
 ) -> None:
-    @app.post("/batches", status_code=201, dependencies=auth, responses=errors)
+    @app.post(
+        "/batches", tags=["batches"], status_code=201, response_model=BatchCreated, dependencies=auth, responses=errors
+    )
     def submit_batch(body: BatchIn) -> dict[str, Any]:
         """Queue many jobs keyed by `custom_id`. Submitting the same batch again enqueues nothing twice."""
         items = batch.parse_items((i + 1, job.model_dump(exclude_unset=True)) for i, job in enumerate(body.jobs))
         return batch.submit(conn, settings, items, body.batch_id)
 
-    @app.get("/batches/{batch_id}", dependencies=auth, responses=errors)
+    @app.get("/batches/{batch_id}", tags=["batches"], response_model=BatchSummary, dependencies=auth, responses=errors)
     def batch_summary(batch_id: str) -> dict[str, Any]:
         """How many jobs of the batch are in each status, and whether all are done."""
         return batch.summary(conn, settings, batch_id)
 
     @app.get(
         "/batches/{batch_id}/results",
+        tags=["batches"],
         dependencies=auth,
         responses={**errors, 200: {"content": {"application/x-ndjson": {"schema": {"type": "string"}}}}},
     )

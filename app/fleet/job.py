@@ -52,6 +52,20 @@ T = TypeVar("T")
 UNLIMITED = 10**9
 
 
+class HideSentinelRetryCounts(logging.Filter):
+    """Drops RQ's "enqueued for retry, 999999999 remaining" lines: the count is our sentinel, not a budget.
+
+    The guard logs its own line for every deferral and retry, with the reason; RQ's adds only a
+    number that means nothing to a reader.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "for retry" in str(record.msg) and record.args and isinstance(record.args, tuple):
+            remaining = record.args[-1]
+            return not (isinstance(remaining, int) and remaining > UNLIMITED // 2)
+        return True
+
+
 def requeue_command(job_id: str) -> str:
     return f"claude-workers jobs requeue {job_id}"
 

@@ -37,7 +37,7 @@ from rq.worker import WorkerStatus
 
 from app.claude.credentials import CLAUDE_LOGIN_FILE, STORED_CREDENTIAL_FILE
 from app.fleet.gate import Gate
-from app.fleet.job import final_failures_are_final
+from app.fleet.job import HideSentinelRetryCounts, final_failures_are_final
 from app.fleet.keys import Keys
 from app.fleet.presence import GATEWAY_PORT, HealthSlot, WorkerInfo
 from app.fleet.state import FleetState
@@ -107,6 +107,10 @@ class ClaudeWorker(Worker):
         self._slot: HealthSlot | None = None
         self._worker_pid = os.getpid()
         self._grace_timer: threading.Timer | None = None
+        self._putting_back = False
+        rq_job_log = logging.getLogger("rq.job")
+        if not any(isinstance(f, HideSentinelRetryCounts) for f in rq_job_log.filters):
+            rq_job_log.addFilter(HideSentinelRetryCounts())
 
     def _start_scheduler(self, burst: bool = False, logging_level: str | None = "INFO", *args: Any) -> None:
         # RQ's own method, with our scheduler class; burst mode only needs one pass
@@ -139,6 +143,20 @@ class ClaudeWorker(Worker):
                 finally:
                     queue.release_maintenance_lock()
         self.last_cleaned_at = utcnow()  # type: ignore[assignment]  # RQ declares it None-only
+
+    # -- what RQ's own tools count --------------------------------------------------------
+    def handle_job_retry(self, job: Job, queue: Queue, retry: Any, started_job_registry: Any, execution: Any) -> None:
+        # a job the guard put back (behind the gate, or for a short retry) has not failed; RQ counts
+        # every returned Retry in the worker's failed_job_count, which `rq info` and rq-dashboard show
+        self._putting_back = not (job.number_of_retries and job.number_of_retries >= retry.max)
+        try:
+            super().handle_job_retry(job, queue, retry, started_job_registry, execution)
+        finally:
+            self._putting_back = False
+
+    def increment_failed_job_count(self, pipeline: Any = None) -> None:
+        if not self._putting_back:
+            super().increment_failed_job_count(pipeline)
 
     # -- the gate ----------------------------------------------------------------------
     def check_for_suspension(self, burst: bool) -> None:

@@ -23,7 +23,7 @@ from tests.fakes.anthropic_api import FakeAnthropicAPI, Reply
 from tests.fleet_harness import FAST_RECOVERY, Fleet, RedisServer, running_fleet, wait_until
 from tests.integration.test_fleet_resilience import descendants
 
-pytestmark = [pytest.mark.chaos, pytest.mark.integration, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.chaos, pytest.mark.story, pytest.mark.integration, pytest.mark.timeout(900)]
 
 FULL = os.environ.get("CHAOS_FULL") == "1"
 

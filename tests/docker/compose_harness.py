@@ -84,9 +84,11 @@ class Compose:
         """GET path on worker N (1-based) through the guide's port 8080+N-1."""
         try:
             answer = httpx.get(f"http://localhost:{self.health_base + worker - 1}{path}", timeout=5)
-            return answer.json()  # type: ignore[no-any-return]
+            body: dict[str, Any] = answer.json()
         except (httpx.HTTPError, ValueError):
             return None
+        # the gateway's own answer while no worker holds the slot yet: not a worker's word
+        return None if "error" in body and "worker" not in body else body
 
     def api(self, method: str, path: str, **kw: Any) -> httpx.Response:
         return httpx.request(method, f"http://localhost:{self.api_port}{path}", timeout=10, **kw)

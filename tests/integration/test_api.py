@@ -68,6 +68,7 @@ def test_requeue_a_failed_job_that_then_succeeds(
     assert api.post(f"/jobs/{job_id}/requeue").status_code == 409
 
 
+@pytest.mark.story
 def test_batch_of_200_round_trips_by_custom_id(fleet: Fleet, tmp_path: Path, fake_api: FakeAnthropicAPI) -> None:
     fleet.env["CLAUDE_PRELOAD_API_ENGINE"] = "true"  # forked jobs inherit the loaded SDK
     fleet.start_workers(2, CLAUDE_PRELOAD_API_ENGINE="true")
@@ -152,6 +153,7 @@ def test_published_beyond_this_machine_without_a_token_the_api_refuses_to_start(
     assert "CLAUDE_WORKERS_API_TOKEN" in proc.stderr and "Traceback" not in proc.stderr
 
 
+@pytest.mark.story
 def test_openapi_fuzzing_every_check_passes(fleet: Fleet) -> None:
     import schemathesis
     from hypothesis import HealthCheck, given, settings

@@ -74,6 +74,7 @@ def post_raw(api: httpx.Client, body: dict[str, Any]) -> httpx.Response:
     return api.post("/jobs", content=json.dumps(body).encode(), headers={"content-type": "application/json"})
 
 
+@pytest.mark.story
 def test_no_field_becomes_a_flag_or_reaches_a_shell(
     fleet: Fleet, api: httpx.Client, fake_api: FakeAnthropicAPI, tmp_path: Path, claude_bin: str
 ) -> None:
@@ -159,6 +160,7 @@ def test_one_job_per_idempotency_key_under_concurrency(fleet: Fleet, api: httpx.
     assert fleet.conn.llen(f"rq:queue:{fleet.prefix}") == 10
 
 
+@pytest.mark.story
 def test_two_requeues_at_once_run_the_job_once(
     fleet: Fleet, api: httpx.Client, fake_api: FakeAnthropicAPI, claude_bin: str
 ) -> None:

@@ -43,6 +43,7 @@ def test_jobs_run_on_several_workers(
         assert len(workers) == 2
 
 
+@pytest.mark.story
 @pytest.mark.timeout(240)  # above its own longest wait, so that wait's message is what shows
 @pytest.mark.parametrize(
     ("workers", "jobs", "reset_in", "engine"),
@@ -87,6 +88,7 @@ def test_quota_wall_pauses_the_fleet_and_resumes_at_the_reset(
         assert max(spent) <= 1 and sum(spent) == before_reset
 
 
+@pytest.mark.story
 def test_login_while_paused_resumes_within_three_seconds(
     fake_api: FakeAnthropicAPI, redis_url: str, tmp_path: Path, isolated_env: Path, claude_bin: str
 ) -> None:
@@ -110,6 +112,7 @@ def test_login_while_paused_resumes_within_three_seconds(
         assert fleet.gate()["state"] == "ready"
 
 
+@pytest.mark.story
 def test_exhausted_job_fails_with_instructions_then_requeue_succeeds(
     fake_api: FakeAnthropicAPI, redis_url: str, tmp_path: Path, isolated_env: Path, claude_bin: str
 ) -> None:
@@ -144,6 +147,7 @@ def test_exhausted_job_fails_with_instructions_then_requeue_succeeds(
         assert fleet.job(job_id).meta["attempts"][-1]["outcome"] == "ok"
 
 
+@pytest.mark.story
 def test_rate_limit_backs_off_fleet_wide_honouring_retry_after(
     fake_api: FakeAnthropicAPI, redis_url: str, tmp_path: Path, claude_bin: str
 ) -> None:
@@ -160,6 +164,7 @@ def test_rate_limit_backs_off_fleet_wide_honouring_retry_after(
         assert "rate_limited" in fleet.log_text()
 
 
+@pytest.mark.story
 def test_users_own_rq_jobs_obey_the_gate(redis_url: str, tmp_path: Path) -> None:
     from rq import Queue
 
@@ -179,3 +184,26 @@ def test_users_own_rq_jobs_obey_the_gate(redis_url: str, tmp_path: Path) -> None
         assert len(before) <= 2, before
         assert len(calls) - len(before) == 10
         assert fleet.failed() == 0
+
+
+def test_rq_info_counts_a_retried_job_as_finished_not_failed(
+    fake_api: FakeAnthropicAPI, redis_url: str, tmp_path: Path, claude_bin: str
+) -> None:
+    # one 429 (a short fleet-wide wait and a retry through RQ), then success
+    fake_api.then(Reply.rate_limit(retry_after=1))
+    env = fast_env(fake_api, **API_KEY, CLAUDE_RATE_LIMIT_DELAY="1")
+    with running_fleet(redis_url, tmp_path, **env) as fleet:
+        fleet.start_workers(1)
+        (job_id,) = fleet.enqueue(1)
+        wait_until(lambda: fleet.finished() == 1, 40, what="the job after its retry")
+        assert [a["outcome"] for a in fleet.job(job_id).meta["attempts"]] == ["rate_limited", "ok"]
+        info = subprocess.run(
+            [str(Path(PYTHON).parent / "rq"), "info", "--url", redis_url, "--only-workers", fleet.prefix],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert info.returncode == 0, info.stderr
+        assert "jobs: 1 finished, 0 failed" in info.stdout, info.stdout
+        # RQ's retry counter is our sentinel, never a budget a reader should see
+        assert "999999999" not in fleet.log_text() and "remaining" not in fleet.log_text()

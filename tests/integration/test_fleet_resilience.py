@@ -48,17 +48,18 @@ def in_flight(fake: FakeAnthropicAPI, n: int = 1) -> bool:
     return len(fake.message_requests()) >= n
 
 
+@pytest.mark.story
 def test_sigkilled_worker_and_children_job_comes_back_first_and_runs(
     fake_api: FakeAnthropicAPI, redis_url: str, tmp_path: Path, claude_bin: str
 ) -> None:
-    fake_api.always(Reply.success(delay=1))
+    fake_api.always(Reply.success(delay=1.5))
     fake_api.then(Reply.success(delay=20))  # the first run is mid-flight when the worker dies
     env = {"ANTHROPIC_BASE_URL": fake_api.url, **API_KEY, **FAST_RECOVERY}
     with running_fleet(redis_url, tmp_path, **env) as fleet:
         (victim,) = fleet.start_workers(1)
         (job_id,) = fleet.enqueue(1)
         wait_until(lambda: in_flight(fake_api), 30, what="the job to reach Claude")
-        later = fleet.enqueue(20)  # queued behind it while it runs
+        later = fleet.enqueue(10)  # queued behind it while it runs
         tree = descendants(victim.pid)
         assert tree, "the worker had no job process"
         for pid in [victim.pid, *tree]:
@@ -68,14 +69,15 @@ def test_sigkilled_worker_and_children_job_comes_back_first_and_runs(
         victim.wait()
 
         fleet.start_workers(1)
-        wait_until(lambda: fleet.finished() == 21, 90, interval=0.5, what="the killed job to come back and finish")
+        wait_until(lambda: fleet.finished() == 11, 90, interval=0.5, what="the killed job to come back and finish")
         assert fleet.job(job_id).ended_at is not None
         attempts = fleet.job(job_id).meta["attempts"]
         assert [a["outcome"] for a in attempts] == ["interrupted", "ok"]  # the duplicate attempt is visible
         # recovered at the front of the queue, not behind what was queued while it ran
         recovered = attempts[1]["started_at"]
         after = [i for i in later if fleet.job(i).meta["attempts"][0]["started_at"] > recovered]
-        assert len(after) >= 5, f"only {len(after)} of 20 later jobs ran after the recovered one"
+        # the new worker runs a few of them while the killed one waits to be found; once found, it is next
+        assert len(after) >= 3, f"only {len(after)} of 10 later jobs ran after the recovered one"
         assert recovered - killed_at < 30
         assert not any(alive(pid) for pid in tree), "a job process or CLI outlived its worker"
 
@@ -107,6 +109,7 @@ def test_sigterm_finishes_the_current_job(
         assert fleet.job(job_id).get_status().value == "finished"
 
 
+@pytest.mark.story
 def test_second_sigterm_requeues_the_job_at_the_front(
     fake_api: FakeAnthropicAPI, redis_url: str, tmp_path: Path, claude_bin: str
 ) -> None:
@@ -143,6 +146,7 @@ def test_shutdown_grace_running_out_requeues_the_job(
         assert fleet.job(job_id).get_status().value == "queued"
 
 
+@pytest.mark.story
 @pytest.mark.timeout(240)  # above its own longest wait, so that wait's message is what shows
 def test_redis_restart_mid_run_loses_nothing(fake_api: FakeAnthropicAPI, tmp_path: Path, claude_bin: str) -> None:
     fake_api.always(Reply.success(delay=0.3))

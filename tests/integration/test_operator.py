@@ -19,7 +19,7 @@ import pytest
 
 from tests.conftest import CANARY, PYTHON, ROOT, cli_env
 from tests.fakes.anthropic_api import FakeAnthropicAPI, Reply
-from tests.fleet_harness import free_port, running_fleet, wait_until
+from tests.fleet_harness import GUIDE_PORTS, free_port, running_fleet, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -66,6 +66,7 @@ def local_fleet(workers: int, env: dict[str, str], log: Path) -> Iterator[subpro
                     proc.wait()
 
 
+@GUIDE_PORTS
 def test_guide_scale_out_story_without_docker(
     fake_api: FakeAnthropicAPI, tmp_path: Path, isolated_env: Path, claude_bin: str
 ) -> None:
@@ -163,6 +164,7 @@ def test_entrypoint_script_starts_a_worker_without_docker(
         assert banner
 
 
+@pytest.mark.story
 def test_health_answers_while_a_job_runs_and_metrics_gate_the_queue(
     fake_api: FakeAnthropicAPI, redis_url: str, tmp_path: Path, claude_bin: str
 ) -> None:
@@ -231,6 +233,7 @@ def test_unreachable_redis(tmp_path: Path) -> None:
     assert "hunter2" not in proc.stderr
 
 
+@GUIDE_PORTS
 def test_all_health_ports_taken(redis_url: str, tmp_path: Path) -> None:
     held = []
     try:
