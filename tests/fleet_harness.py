@@ -36,8 +36,8 @@ FAST_RECOVERY = {
 }
 
 #: tests that use the guide's fixed ports (8080-8089, the embedded Redis's 6399) run one at a time,
-#: on one pytest-xdist worker: ``@GUIDE_PORTS`` on each of them
-GUIDE_PORTS = pytest.mark.xdist_group("guide-ports")
+#: whichever pytest-xdist worker runs them: ``@GUIDE_PORTS`` on each (the fixture is in tests/conftest.py)
+GUIDE_PORTS = pytest.mark.usefixtures("guide_ports")
 
 #: the key by which the suite marks a database of the shared server as its own
 TEST_DB_MARKER = "claude-workers:test-database"

@@ -25,7 +25,7 @@ from app.claude.credentials import (
 from app.claude.outcome import exit_code, outcome
 from app.claude.request import Engine, RunRequest
 from app.claude.runner import run_claude
-from app.errors import ClaudeError, ConfigError, FleetBlockingError
+from app.errors import ClaudeError, ConfigError, FleetBlockingError, NoFleet
 from app.fleet.gate import Gate
 from app.redis_conn import connect, ping, redact_url
 from app.settings import Settings
@@ -35,8 +35,19 @@ TEST_PROMPT = "Reply with exactly: OK"
 
 
 def redis_or_none(settings: Settings) -> Redis | None:
-    conn = connect(settings, socket_timeout=2, connect_timeout=1)
+    """The fleet's Redis when there is a fleet and it answers: the login itself never needs one."""
+    try:
+        conn = connect(settings, socket_timeout=2, connect_timeout=1)
+    except NoFleet:
+        return None
     return conn if ping(conn) else None
+
+
+def fleet_address(settings: Settings) -> str:
+    try:
+        return redact_url(settings.effective_redis_url)
+    except NoFleet:
+        return "none (REDIS_URL is not set and no local fleet is running)"
 
 
 def tell_fleet(settings: Settings) -> bool:
@@ -148,7 +159,7 @@ def config_view(settings: Settings) -> dict[str, Any]:
             "config_dir": str(directory),
             "claude_bin": claude_bin,
             "workspace_root": str(settings.workspace_root),
-            "redis_url": redact_url(settings.effective_redis_url),
+            "redis_url": fleet_address(settings),
         },
         "files": files,
         "env": env,

@@ -129,6 +129,40 @@ def test_guide_scale_out_story_without_docker(
     assert "fleet stopped" in log.read_text()
 
 
+@GUIDE_PORTS
+def test_a_restarted_local_fleet_keeps_its_addresses_and_a_stopped_one_is_no_fleet(
+    fake_api: FakeAnthropicAPI, tmp_path: Path, claude_bin: str
+) -> None:
+    data = tmp_path / "data"
+    env = cli_env(CLAUDE_WORKERS_DATA_DIR=str(data), ANTHROPIC_BASE_URL=fake_api.url, CLAUDE_PRELOAD_API_ENGINE="false")
+    record = data / "local-fleet.json"
+    for n in range(5):
+        with local_fleet(2, env, tmp_path / f"up-{n}.log") as up:
+            healths = wait_until(
+                lambda: all(health_or_none(p) for p in (8080, 8081)), 40, interval=0.2, what=f"run {n}: 8080, 8081"
+            )
+            assert healths
+            assert json.loads(record.read_text()) == {"pid": up.pid, "redis_url": "redis://127.0.0.1:6399/0"}
+            assert oct(record.stat().st_mode & 0o777) == "0o600"
+            # any command finds the running fleet without REDIS_URL
+            status = run_cli("-m", "app", "status", env=env)
+            assert status.returncode == 0 and "workers:   2" in status.stdout, status.stdout + status.stderr
+            # a second fleet on the same data dir is refused, not started beside the first
+            second = run_cli("-m", "app", "up", "--workers", "1", env=env, timeout=30)
+            assert_clear_failure(second, "already running", f"pid {up.pid}")
+        assert not record.exists(), f"run {n}: the record outlived the fleet"
+
+    # stopped: no command falls back to whatever listens on 127.0.0.1:6379
+    for args in (("status",), ("jobs", "show", "abc"), ("submit", "hi"), ("jobs", "list")):
+        proc = run_cli("-m", "app", *args, env=env)
+        assert_clear_failure(proc, "no local fleet is running", "claude-workers up", "REDIS_URL")
+    auth = run_cli("-m", "app.claude_auth_manager", "status", env=env)
+    assert "jobs are running" not in auth.stdout + auth.stderr
+    # a record left by a fleet that was SIGKILLed is no fleet either
+    record.write_text(json.dumps({"pid": 2**22 + 12345, "redis_url": "redis://127.0.0.1:6399/0"}))
+    assert_clear_failure(run_cli("-m", "app", "status", env=env), "no local fleet is running")
+
+
 def test_entrypoint_script_starts_a_worker_without_docker(
     fake_api: FakeAnthropicAPI, redis_url: str, tmp_path: Path, claude_bin: str
 ) -> None:
