@@ -29,7 +29,8 @@ ENV PYTHONUNBUFFERED=1 \
     CLAUDE_WORKSPACE_ROOT=/workspaces \
     CLAUDE_WORKERS_DATA_DIR=/var/lib/claude-workers \
     HEALTH_HOST=0.0.0.0 \
-    HEALTH_PORT=8080
+    HEALTH_PORT=8080 \
+    CLAUDE_WORKERS_IMAGE=1
 
 # bubblewrap: the sandbox of each CLI run (git is left out: nothing here needs it; add it in a
 # derived image for agent jobs that do)

@@ -53,7 +53,7 @@ class HealthServer:
         self.info = info
         self.conn = conn
         self.registry = CollectorRegistry()
-        self.registry.register(FleetCollector(settings, conn))
+        self.registry.register(FleetCollector(settings, conn, info))
         self.httpd: ThreadingHTTPServer | None = None
 
     # -- the answers ---------------------------------------------------------------------

@@ -36,5 +36,9 @@ EXIT_CODES: dict[str, int] = {
 }
 
 
+#: a job's public statuses (RQ's, plus ``waiting``: queued behind the closed gate)
+JOB_STATUSES = ("queued", "scheduled", "waiting", "started", "finished", "failed", "canceled")
+
+
 def exit_code(state: str) -> int:
     return EXIT_CODES.get(state, 1)

@@ -23,6 +23,7 @@ SCRIPTS = [
     "bench.health_latency",
     "bench.memory",
     "bench.sandbox_cost",
+    "bench.cli_start",
 ]
 
 

@@ -219,7 +219,7 @@ def create_app(settings: Settings, conn: Redis | None = None) -> FastAPI:
     @app.get("/jobs/{job_id}", tags=["jobs"], response_model=JobView, dependencies=auth, responses=errors)
     def get_job(job_id: str) -> dict[str, Any]:
         """One job: status, attempts, next attempt time, result or error with its instructions."""
-        return service.job_view(service.fetch(conn, job_id), gate())
+        return service.job_view(service.fetch(conn, job_id, settings), gate())
 
     @app.get("/jobs", tags=["jobs"], response_model=JobPage, dependencies=auth, responses=errors)
     def list_jobs(
@@ -239,7 +239,7 @@ def create_app(settings: Settings, conn: Redis | None = None) -> FastAPI:
     @app.delete("/jobs/{job_id}", tags=["jobs"], response_model=JobView, dependencies=auth, responses=errors)
     def cancel_job(job_id: str) -> dict[str, Any]:
         """Cancel a queued, waiting or scheduled job."""
-        return service.job_view(service.cancel(conn, job_id), gate())
+        return service.job_view(service.cancel(conn, settings, job_id), gate())
 
     @app.get("/fleet", tags=["fleet"], response_model=FleetView, dependencies=auth, responses=errors)
     def fleet() -> dict[str, Any]:

@@ -15,31 +15,30 @@ import os
 import subprocess
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from app.auth_status import auth_status
-from app.claude.credentials import (
-    CLAUDE_LOGIN_FILE,
-    CREDENTIAL_ENV_VARS,
-    CredentialKind,
-    remove_stored_credential,
-)
-from app.claude.request import Engine
+from app import place
 from app.cli.errors import run_group
+from app.cli.render import money
 from app.errors import SETUP_COMMAND, ConfigError
-from app.fleet.login import config_view, redis_or_none, run_test, setup_credential
 from app.fleet.state import SEED_LABELS
 from app.logs import configure_logging
 from app.proc import make_undumpable
-from app.settings import Settings, get_settings
+
+# the credential code, Redis and the runner are imported by the command that needs them, so
+# `python -m app.claude_auth_manager --help` starts at once
+if TYPE_CHECKING:
+    from app.claude.credentials import CredentialKind
+    from app.claude.request import Engine
+    from app.settings import Settings
 
 MENU = """How should the fleet reach Claude?
 
   1) Subscription token from `claude setup-token`   (recommended for a fleet: long-lived, no refresh races)
-  2) `claude auth login` in this container           (refresh tokens rotate; fine for one worker)
-  3) Anthropic API key                               (pay per use; teams and production)
+  2) `claude auth login` {here:27}(refresh tokens rotate; fine for one worker)
+  3) Anthropic API key                              (pay per use; teams and production)
 """
 
 
@@ -61,7 +60,14 @@ def _read_stdin_secret(what: str) -> str:
 
 
 def _interactive(settings: Settings) -> tuple[CredentialKind | None, str | None]:
-    click.echo(MENU)
+    from app.claude.credentials import (
+        CLAUDE_LOGIN_FILE,
+        CREDENTIAL_ENV_VARS,
+        CredentialKind,
+        remove_stored_credential,
+    )
+
+    click.echo(MENU.format(here="in this container" if place.runs_in() != "host" else "on this machine"))
     choice = click.prompt("Choose", type=click.Choice(["1", "2", "3"]), default="1")
     claude = settings.resolve_claude_bin()
     env = {**os.environ, "CLAUDE_CONFIG_DIR": str(settings.config_dir)}
@@ -99,6 +105,10 @@ def setup(api_key_stdin: bool, oauth_token_stdin: bool, no_verify: bool, as_json
       printenv ANTHROPIC_API_KEY | python -m app.claude_auth_manager setup --api-key-stdin
       printenv CLAUDE_CODE_OAUTH_TOKEN | python -m app.claude_auth_manager setup --oauth-token-stdin
     """
+    from app.claude.credentials import CredentialKind
+    from app.fleet.login import setup_credential
+    from app.settings import get_settings
+
     settings = get_settings()
     if api_key_stdin and oauth_token_stdin:
         raise click.UsageError("Choose one of --api-key-stdin and --oauth-token-stdin.")
@@ -153,6 +163,10 @@ def status(as_json: bool) -> None:
     Exit code per state: 0 ready, 10 auth_required, 11 quota_exceeded, 12 rate_limited,
     13 overloaded, 14 billing_required.
     """
+    from app.auth_status import auth_status
+    from app.fleet.login import redis_or_none
+    from app.settings import get_settings
+
     settings = get_settings()
     data = auth_status(settings, redis_or_none(settings))
     if as_json:
@@ -191,14 +205,16 @@ def status(as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
 def test(engine: Engine, as_json: bool) -> None:
     """One tiny real request through the runner: outcome and latency. Success opens the fleet gate."""
-    settings = get_settings()
-    payload, code = run_test(settings, engine)
+    from app.fleet.login import run_test
+    from app.settings import get_settings
+
+    payload, code = run_test(get_settings(), engine)
     if as_json:
         click.echo(json.dumps(payload))
     elif payload["state"] == "ready":
         click.echo(
             f"ready: Claude answered {payload['result']['text']!r} in {payload['latency_ms']} ms"
-            + (f" (${payload['cost_usd']:.6f})" if payload.get("cost_usd") else "")
+            + (f" ({money(payload['cost_usd'])})" if payload.get("cost_usd") else "")
         )
     else:
         error = payload["error"] or {}
@@ -212,6 +228,9 @@ def test(engine: Engine, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 def config(as_json: bool) -> None:
     """The files in the config dir (contents never shown), the env vars that matter, the paths."""
+    from app.fleet.login import config_view
+    from app.settings import get_settings
+
     data = config_view(get_settings())
     if as_json:
         click.echo(json.dumps(data))

@@ -10,7 +10,6 @@ from pathlib import Path
 import click
 
 from app.cli.context import connect, echo_json
-from app.jobs import batch
 
 
 @click.group("batch")
@@ -28,6 +27,8 @@ def submit_command(file: Path, batch_id: str | None, as_json: bool) -> None:
     \b
     Line format:  {"custom_id": "q1", "prompt": "Summarise ...", "model": "sonnet"}
     """
+    from app.jobs import batch
+
     try:
         text = file.read_text()
     except UnicodeDecodeError:
@@ -52,6 +53,8 @@ def submit_command(file: Path, batch_id: str | None, as_json: bool) -> None:
 @click.option("--wait", is_flag=True, help="Wait until every job of the batch has ended.")
 def results_command(batch_id: str, wait: bool) -> None:
     """Print one JSON line per custom_id: id, status, result, error."""
+    from app.jobs import batch
+
     settings, conn = connect()
     summary = batch.summary(conn, settings, batch_id)
     if wait and not summary["complete"]:

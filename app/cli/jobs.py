@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import click
-from redis import Redis
 
+from app.cli import render
 from app.cli.context import connect, gate_state
-from app.fleet.state import FleetState
-from app.jobs import service
-from app.settings import Settings
+from app.states import JOB_STATUSES
+
+if TYPE_CHECKING:
+    from redis import Redis
+
+    from app.fleet.state import FleetState
+    from app.settings import Settings
 
 
 @click.group("jobs")
@@ -24,20 +29,20 @@ def _gate_state() -> tuple[Settings, Redis, FleetState]:
 
 
 @jobs_group.command("list")
-@click.option("--status", type=click.Choice(service.PUBLIC_STATUSES), help="Only jobs in this status.")
+@click.option("--status", type=click.Choice(JOB_STATUSES), help="Only jobs in this status.")
 @click.option("--limit", type=click.IntRange(1, 500), default=20, show_default=True)
 @click.option("--cursor", help="The next_cursor printed by the previous page.")
 @click.option("--json", "as_json", is_flag=True, help="Print {jobs, next_cursor} as JSON (same as GET /jobs).")
 def list_command(status: str | None, limit: int, cursor: str | None, as_json: bool) -> None:
     """List jobs, newest first within each status."""
+    from app.jobs import service
+
     settings, conn, gate = _gate_state()
     views, next_cursor = service.list_jobs(conn, settings, gate, status, limit, cursor)
     if as_json:
         click.echo(json.dumps({"jobs": views, "next_cursor": next_cursor}, default=str))
         return
-    for view in views:
-        prompt = (view["spec"].get("prompt") or "").strip().splitlines()
-        click.echo(f"{view['id']}  {view['status']:9}  {len(view['attempts'])} att  {(prompt or [''])[0][:60]}")
+    render.job_list(views)
     if next_cursor:
         click.echo(f"more: claude-workers jobs list --cursor {next_cursor}" + (f" --status {status}" if status else ""))
 
@@ -47,19 +52,14 @@ def list_command(status: str | None, limit: int, cursor: str | None, as_json: bo
 @click.option("--json", "as_json", is_flag=True, help="Print the job object as JSON.")
 def show_command(job_id: str, as_json: bool) -> None:
     """Show one job: status, attempts, result or error."""
-    _, conn, gate = _gate_state()
-    view = service.job_view(service.fetch(conn, job_id), gate)
+    from app.jobs import service
+
+    settings, conn, gate = _gate_state()
+    view = service.job_view(service.fetch(conn, job_id, settings), gate)
     if as_json:
         click.echo(json.dumps(view, default=str))
         return
-    click.echo(f"{view['id']}  {view['status']}")
-    for attempt in view["attempts"]:
-        probe = " (probe)" if attempt.get("probe") else ""
-        click.echo(f"  attempt {attempt['n']}: {attempt['outcome']}{probe} {attempt.get('message') or ''}".rstrip())
-    if view["result"]:
-        click.echo(view["result"].get("text", ""))
-    if view["error"]:
-        click.echo(view["error"])
+    render.job(view)
 
 
 @jobs_group.command("requeue")
@@ -67,6 +67,8 @@ def show_command(job_id: str, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the job object as JSON.")
 def requeue_command(job_id: str, as_json: bool) -> None:
     """Put a failed job back on the queue with fresh retry budgets."""
+    from app.jobs import service
+
     settings, conn, gate = _gate_state()
     job = service.requeue(conn, settings, job_id)
     view = service.job_view(job, gate)
@@ -78,7 +80,9 @@ def requeue_command(job_id: str, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the job object as JSON.")
 def cancel_command(job_id: str, as_json: bool) -> None:
     """Cancel a job that has not started."""
-    _, conn, gate = _gate_state()
-    job = service.cancel(conn, job_id)
+    from app.jobs import service
+
+    settings, conn, gate = _gate_state()
+    job = service.cancel(conn, settings, job_id)
     view = service.job_view(job, gate)
     click.echo(json.dumps(view, default=str) if as_json else f"{job.id} canceled")

@@ -8,11 +8,10 @@ from typing import Any
 
 import click
 
+from app.cli import render
 from app.cli.context import connect, echo_json, gate_state
 from app.cli.options import build, options_of, read_prompt
-from app.jobs import service
 from app.jobs.spec import JobSpec
-from app.jobs.submit import enqueue
 
 FINAL = ("finished", "failed", "canceled")
 
@@ -38,11 +37,13 @@ def describe(view: dict[str, Any]) -> str:
 
 def wait_for(conn: Any, settings: Any, job_id: str, timeout: float | None) -> dict[str, Any]:
     """Poll until the job ends, showing a live status line on a terminal (plain lines otherwise)."""
+    from app.jobs import service
+
     deadline = None if timeout is None else time.monotonic() + timeout
     live = sys.stderr.isatty()
     last = ""
     while True:
-        view = service.job_view(service.fetch(conn, job_id), gate_state(conn, settings))
+        view = service.job_view(service.fetch(conn, job_id, settings), gate_state(conn, settings))
         line = describe(view)
         if line != last:
             click.echo(("\r\033[K" + line) if live else line, err=True, nl=not live)
@@ -61,10 +62,8 @@ def wait_for(conn: Any, settings: Any, job_id: str, timeout: float | None) -> di
 def print_outcome(view: dict[str, Any], as_json: bool) -> None:
     if as_json:
         echo_json(view)
-    elif view["status"] == "finished":
-        click.echo((view["result"] or {}).get("text", ""))
     else:
-        click.echo(view["error"] or f"job {view['id']} {view['status']}", err=True)
+        render.outcome(view)
     if view["status"] != "finished":
         sys.exit(1)
 
@@ -78,6 +77,9 @@ def print_outcome(view: dict[str, Any], as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the job object (with its id) as JSON.")
 def submit_command(prompt: str, wait: bool, wait_timeout: float | None, as_json: bool, **options: Any) -> None:
     """Queue PROMPT as a Claude job (use - to read it from stdin)."""
+    from app.jobs import service
+    from app.jobs.submit import enqueue
+
     metadata = _metadata(options.pop("metadata"))
     spec = build(JobSpec, read_prompt(prompt), options, **({"metadata": metadata} if metadata else {}))
     settings, conn = connect()

@@ -8,12 +8,16 @@ serve ``/health``, ``/auth`` and ``/metrics``, then run the RQ worker with its s
 from __future__ import annotations
 
 import logging
+import socket
 
 import click
+import redis
 
+from app import place
 from app.claude.credentials import inspect_credentials
 from app.claude.sandbox import probe as sandbox_probe
 from app.errors import SETUP_COMMAND
+from app.fleet.keys import Keys
 from app.fleet.presence import WorkerInfo, advertised_url
 from app.fleet.worker import preload_api_engine, run_worker
 from app.health import HealthServer
@@ -23,16 +27,37 @@ from app.settings import Settings, get_settings
 
 log = logging.getLogger("app.worker")
 
-BANNER = """
-==============================================================================
- Claude is not authenticated. Jobs will wait on every worker; none is lost.
- Log in once for the whole fleet:
-     docker compose exec worker {setup}
- or, without Docker:
-     {setup}
- Then check:  curl http://localhost:{port}/health
-==============================================================================
-"""
+#: a scale-out within this many seconds shows no second banner
+BANNER_EVERY_S = 600
+
+RULE = "=" * 78
+
+
+def banner(port: int) -> str:
+    """The login banner, in the words of the place this worker runs in."""
+    lines = [
+        RULE,
+        " Claude is not authenticated. Jobs will wait on every worker; none is lost.",
+        " Log in once for the whole fleet:",
+        *(f"     {command}" for command in place.setup_commands()),
+        f" Then check:  curl {place.health_url(port)}",
+        RULE,
+    ]
+    return "\n" + "\n".join(lines) + "\n"
+
+
+def announce_missing_login(settings: Settings, port: int) -> None:
+    """One banner per fleet: the first worker to find no login shows it; the others say one line."""
+    keys = Keys(settings.claude_workers_prefix)
+    try:
+        conn = connect(settings, socket_timeout=2, connect_timeout=1)
+        first = bool(conn.set(keys.login_banner, f"{socket.gethostname()}:{port}", nx=True, ex=BANNER_EVERY_S))
+    except redis.RedisError:
+        first = True
+    if first:
+        click.echo(banner(port), err=True)
+    else:
+        log.warning("credentials: none yet (another worker showed how to log in); jobs wait until: %s", SETUP_COMMAND)
 
 
 def start_health(settings: Settings, info: WorkerInfo) -> tuple[HealthServer, int]:
@@ -84,7 +109,7 @@ def worker_command(burst: bool, redis_wait: float | None) -> None:
     for ignored in report.ignored:
         log.info("credentials: ignored %s", ignored)
     if report.credential is None:
-        click.echo(BANNER.format(setup=SETUP_COMMAND, port=port), err=True)
+        announce_missing_login(settings, port)
     else:
         log.info("credentials: %s from %s", report.credential.kind.value, report.credential.source)
     announce_sandbox(settings)

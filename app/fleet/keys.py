@@ -35,9 +35,18 @@ class Keys:
         return f"{self.prefix}:events"
 
     @property
+    def login_banner(self) -> str:
+        """String with a TTL: a worker already showed the fleet how to log in (one banner per fleet)."""
+        return f"{self.prefix}:login-banner"
+
+    @property
     def stats(self) -> str:
         """Hash: fleet-wide counters (see ``stats``)."""
         return f"{self.prefix}:stats"
+
+    def worker_stats(self, worker: str) -> str:
+        """Hash: one worker's own counters (attempts by outcome); expires a week after its last write."""
+        return f"{self.prefix}:stats:worker:{worker}"
 
     def batch(self, batch_id: str) -> str:
         """Hash: one batch's custom_id -> job id (see ``app.jobs.batch``)."""
@@ -62,6 +71,16 @@ class Keys:
     def health_slot(self, slot: str) -> str:
         """String ``<host>:<port>|<url>``: the worker that holds health slot ``slot`` (see ``presence``)."""
         return f"{self.prefix}:health-slot:{slot}"
+
+    @staticmethod
+    def rq_job(job_id: str) -> str:
+        """RQ's hash of one job (any queue's: jobs share RQ's namespace)."""
+        return f"rq:job:{job_id}"
+
+    @staticmethod
+    def rq_jobs_starting_with(prefix: str) -> str:
+        """SCAN pattern for the jobs whose id starts with ``prefix`` (which must hold no glob characters)."""
+        return f"rq:job:{prefix}*"
 
     def requeue_lock(self, job_id: str) -> str:
         """Lock: one requeue of ``job_id`` at a time."""

@@ -1,6 +1,8 @@
-"""Fleet-wide counters in Redis (job processes are short-lived, so nothing is kept in memory).
+"""Counters in Redis, fleet-wide and per worker (job processes are short-lived: nothing is kept in memory).
 
-``/metrics`` on any worker reads them; they are the same on every worker.
+The fleet-wide hash holds attempts by outcome, the run-duration histogram, cost, retries and
+deferrals. A worker's own hash holds its attempts by outcome, so ``/metrics`` on a worker can say
+what that worker did (``app.metrics``).
 """
 
 from __future__ import annotations
@@ -12,16 +14,35 @@ from redis import Redis
 
 from app.fleet.keys import Keys
 
+#: upper bounds (seconds) of the run-duration histogram: a one-line answer to a long agent run
+DURATION_BUCKETS = (1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0)
+WORKER_STATS_TTL_S = 7 * 24 * 3600
 
-def record_attempt(conn: Redis, keys: Keys, outcome: str, seconds: float, cost_usd: float | None) -> None:
+
+def bucket_field(seconds: float) -> str:
+    """The hash field of the histogram bucket ``seconds`` falls in (counts are per bucket, not cumulative)."""
+    for bound in DURATION_BUCKETS:
+        if seconds <= bound:
+            return f"duration_le:{bound:g}"
+    return "duration_le:+Inf"
+
+
+def record_attempt(
+    conn: Redis, keys: Keys, outcome: str, seconds: float, cost_usd: float | None, worker: str | None = None
+) -> None:
     """Count one attempt; never lets a Redis hiccup fail the job it describes."""
     with contextlib.suppress(redis.RedisError), conn.pipeline(transaction=False) as pipe:
         key = keys.stats
         pipe.hincrby(key, f"attempts:{outcome}", 1)
         pipe.hincrbyfloat(key, "duration_seconds_sum", seconds)
         pipe.hincrby(key, "duration_seconds_count", 1)
+        pipe.hincrby(key, bucket_field(seconds), 1)
         if cost_usd:
             pipe.hincrbyfloat(key, "cost_usd_sum", cost_usd)
+        if worker:
+            own = keys.worker_stats(worker)
+            pipe.hincrby(own, f"attempts:{outcome}", 1)
+            pipe.expire(own, WORKER_STATS_TTL_S)
         pipe.execute()
 
 
@@ -33,3 +54,20 @@ def record(conn: Redis, keys: Keys, field: str, amount: int = 1) -> None:
 def read(conn: Redis, keys: Keys) -> dict[str, float]:
     raw = conn.hgetall(keys.stats)
     return {k.decode(): float(v) for k, v in raw.items()}  # type: ignore[union-attr]
+
+
+def read_worker(conn: Redis, keys: Keys, worker: str) -> dict[str, float]:
+    raw = conn.hgetall(keys.worker_stats(worker))
+    return {k.decode(): float(v) for k, v in raw.items()}  # type: ignore[union-attr]
+
+
+def histogram(counters: dict[str, float]) -> list[tuple[str, float]]:
+    """Cumulative (le, count) pairs of the duration histogram, ending with +Inf."""
+    running = 0.0
+    buckets = []
+    for bound in (*(f"{b:g}" for b in DURATION_BUCKETS), "+Inf"):
+        running += counters.get(f"duration_le:{bound}", 0)
+        buckets.append((bound, running))
+    # attempts counted before the histogram existed are in the count but in no bucket
+    buckets[-1] = ("+Inf", max(running, counters.get("duration_seconds_count", 0)))
+    return buckets

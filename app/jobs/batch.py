@@ -151,7 +151,7 @@ def results(conn: Redis, settings: Settings, batch_id: str) -> Iterator[dict[str
     for custom_id in order:
         job_id = jobs.get(custom_id)
         try:
-            view = service.job_view(service.fetch(conn, job_id), gate) if job_id else None
+            view = service.job_view(service.fetch(conn, job_id, settings), gate) if job_id else None
         except service.JobNotFound:
             view = None
         if view is None:

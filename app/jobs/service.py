@@ -8,6 +8,7 @@ A job's public status is RQ's, except that a queued job behind a closed fleet ga
 from __future__ import annotations
 
 import contextlib
+import re
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -24,8 +25,9 @@ from app.fleet.keys import Keys
 from app.fleet.state import FleetState
 from app.jobs.submit import queue_for
 from app.settings import Settings
+from app.states import JOB_STATUSES
 
-PUBLIC_STATUSES = ("queued", "scheduled", "waiting", "started", "finished", "failed", "canceled")
+PUBLIC_STATUSES = JOB_STATUSES
 
 
 class JobNotFound(ClaudeWorkersError):
@@ -36,6 +38,16 @@ class JobStateConflict(ClaudeWorkersError):
     """The job is not in a state that allows this operation."""
 
 
+class AmbiguousJobId(ClaudeWorkersError):
+    """An id prefix that more than one job's id starts with."""
+
+
+#: any unique prefix of a job id of this length or more stands for the job
+MIN_ID_PREFIX = 6
+#: what a job id may hold (RQ's ids, ours are 32 hex digits); also keeps glob characters out of SCAN
+_ID = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
+
+
 def _epoch(moment: datetime | None) -> float | None:
     if moment is None:
         return None
@@ -44,11 +56,47 @@ def _epoch(moment: datetime | None) -> float | None:
     return moment.timestamp()
 
 
-def fetch(conn: Redis, job_id: str) -> Job:
+def _not_found(job_id: str) -> JobNotFound:
+    return JobNotFound(f"No job {job_id!r}.", hint="List jobs with: claude-workers jobs list")
+
+
+def resolve(conn: Redis, settings: Settings, job_id: str) -> str:
+    """The full id of the job ``job_id`` names: its id, or a unique prefix of it (6 characters or more)."""
+    if not _ID.match(job_id):
+        raise _not_found(job_id)
+    if conn.exists(Keys.rq_job(job_id)):
+        return job_id
+    if len(job_id) < MIN_ID_PREFIX:
+        raise JobNotFound(f"No job {job_id!r}.", hint=f"Give the id, or at least its first {MIN_ID_PREFIX} characters.")
+    found = {
+        key.decode().split(":", 2)[2]
+        for key in conn.scan_iter(match=Keys.rq_jobs_starting_with(job_id), count=1000)
+        if key.count(b":") == 2  # not a job's sub-key (dependents, ...)
+    }
+    queue = Keys(settings.claude_workers_prefix).queue
+    with conn.pipeline(transaction=False) as pipe:
+        for candidate in sorted(found):
+            pipe.hget(Keys.rq_job(candidate), "origin")
+        origins = pipe.execute()
+    ours: list[str] = [c for c, origin in zip(sorted(found), origins, strict=True) if origin == queue.encode()]
+    if not ours:
+        raise _not_found(job_id)
+    if len(ours) > 1:
+        shown = ", ".join(ours[:10]) + (f" and {len(ours) - 10} more" if len(ours) > 10 else "")
+        raise AmbiguousJobId(f"{job_id!r} starts {len(ours)} job ids: {shown}.", hint="Give more of the id.")
+    return ours[0]
+
+
+def fetch(conn: Redis, job_id: str, settings: Settings | None = None) -> Job:
+    """The job ``job_id`` names; with ``settings``, a unique prefix works too, and only this fleet's jobs count."""
+    full = resolve(conn, settings, job_id) if settings is not None else job_id
     try:
-        return Job.fetch(job_id, connection=conn)
+        job = Job.fetch(full, connection=conn)
     except (NoSuchJobError, ValueError):  # ValueError: not even a valid RQ job id
-        raise JobNotFound(f"No job {job_id!r}.", hint="List jobs with: claude-workers jobs list") from None
+        raise _not_found(job_id) from None
+    if settings is not None and job.origin != Keys(settings.claude_workers_prefix).queue:
+        raise _not_found(job_id)  # another deployment's job on the same Redis
+    return job
 
 
 def public_status(job: Job, gate: FleetState | None) -> str:
@@ -175,11 +223,12 @@ def requeue(conn: Redis, settings: Settings, job_id: str) -> Job:
     Under a short per-job lock, so that of two requeues sent at once exactly one puts the job
     back; the other finds it queued and is refused.
     """
+    job_id = resolve(conn, settings, job_id)
     lock = conn.lock(Keys(settings.claude_workers_prefix).requeue_lock(job_id), timeout=30, blocking_timeout=10)
     if not lock.acquire():
         raise JobStateConflict(f"Job {job_id} is being requeued by another request; look at it again in a moment.")
     try:
-        job = fetch(conn, job_id)
+        job = fetch(conn, job_id, settings)
         status = job.get_status()
         if status not in (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED):
             raise JobStateConflict(
@@ -200,9 +249,10 @@ def requeue(conn: Redis, settings: Settings, job_id: str) -> Job:
     return fetch(conn, job_id)
 
 
-def cancel(conn: Redis, job_id: str) -> Job:
+def cancel(conn: Redis, settings: Settings, job_id: str) -> Job:
     """Cancel a job that has not started (queued, waiting or scheduled)."""
-    job = fetch(conn, job_id)
+    job = fetch(conn, job_id, settings)
+    job_id = job.id
     status = job.get_status()
     if status not in (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED):
         raise JobStateConflict(
