@@ -7,7 +7,7 @@
     client = Client("http://127.0.0.1:8000", token=None)
     job = client.submit("Summarise README.md in one line", model="sonnet")
     done = client.wait(job["id"])
-    print(done["status"], done["result"]["text"], done["result"]["cost_usd"])
+    print(done["status"], done["result"]["text"], f"${done['result']['cost_usd']:.6f}")
 
     batch = client.batch([{"custom_id": "a", "prompt": "say A"}, {"custom_id": "b", "prompt": "say B"}])
     for row in client.batch_results(batch["id"], wait=True):

@@ -65,7 +65,10 @@ def preload_api_engine() -> None:
     global _preload
 
     def load() -> None:
+        started = time.monotonic()
         import anthropic  # noqa: F401
+
+        log.info("API engine loaded in %.1fs (job processes inherit it)", time.monotonic() - started)
 
     _preload = threading.Thread(target=load, name="preload-anthropic", daemon=True)
     _preload.start()

@@ -18,7 +18,8 @@ with Client(url, token=token) as client:
     job = client.submit("Reply with the single word: OK", idempotency_key="example-ok")
     done = client.wait(job["id"], timeout=300)
     result = done["result"] or {}
-    print(f"job {done['id']}: {done['status']}: {result.get('text')!r} cost ${result.get('cost_usd')}")
+    cost = result.get("cost_usd")
+    print(f"job {done['id']}: {done['status']}: {result.get('text')!r} cost " + (f"${cost:.6f}" if cost else "unknown"))
 
     batch = client.batch(
         [{"custom_id": f"greeting-{n}", "prompt": f"Say hello number {n}"} for n in range(3)],

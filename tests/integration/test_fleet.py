@@ -65,8 +65,8 @@ def test_quota_wall_pauses_the_fleet_and_resumes_at_the_reset(
     env = fast_env(fake_api, **credential, CLAUDE_PRELOAD_API_ENGINE=str(engine == "api").lower())
     with running_fleet(redis_url, tmp_path, **env) as fleet:
         fleet.start_workers(workers)
-        if engine == "api":
-            time.sleep(6)  # the workers finish preloading the SDK before the clock starts
+        if engine == "api":  # the workers finish preloading the SDK before the clock starts
+            wait_until(lambda: fleet.log_text().count("API engine loaded") == workers, 30, what="the SDK preloads")
         resets_at = int(time.time()) + reset_in
         fake_api.always(Reply.usage_limit(resets_at, claim="five_hour", lift_at_reset=True))
         started = time.time()
