@@ -15,6 +15,7 @@ from redis import Redis
 from app import __version__
 from app.claude.credentials import AuthReport, inspect_credentials
 from app.errors import SETUP_COMMAND
+from app.fleet import shared_login
 from app.fleet.snapshot import FleetSnapshot, take
 from app.fleet.state import ACTIONS, FleetState
 from app.settings import Settings
@@ -53,6 +54,7 @@ def auth_status(settings: Settings, conn: Redis | None) -> dict[str, Any]:
         "exit_code": exit_code(state),
         **report.to_dict(),
         "fleet": gate.to_dict() if gate else None,
+        "shared": shared_login.describe(conn if snap is not None else None, settings),
         "redis": "reachable" if snap is not None else "unreachable",
         "version": __version__,
         "checked_at": time.time(),

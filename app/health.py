@@ -44,7 +44,7 @@ DEFAULT_PORTS = range(8080, 8090)
 #: host names a browser uses for this machine; any other Host is refused the credential detail
 ENDPOINTS = ("/health", "/live", "/ready", "/auth", "/metrics")
 #: the credential detail that only trusted clients see
-PRIVATE_AUTH_FIELDS = ("config_dir", "files", "ignored", "problems", "credential")
+PRIVATE_AUTH_FIELDS = ("config_dir", "files", "ignored", "problems", "credential", "shared")
 
 
 class HealthServer:

@@ -135,6 +135,32 @@ class Settings(BaseSettings):
     )
     claude_workers_api_max_body: int = Field(default=1_048_576, ge=1024, description="Largest request body, bytes.")
 
+    # --- the login shared across hosts (app/fleet/shared_login.py) -----------------
+    claude_workers_secret_key: SecretStr | None = Field(
+        default=None,
+        description="Fernet key (the same on every host) that encrypts the fleet's credential in Redis, so "
+        "workers on other hosts get it without a shared volume; NEW,OLD during a rotation. Unset: the "
+        "credential stays in the shared config dir and never reaches Redis. Make one: "
+        "python -m app.claude_auth_manager new-key",
+    )
+    claude_workers_credential_poll: float = Field(
+        default=1.0, gt=0, le=60, description="Seconds between a worker's looks at the shared credential's version."
+    )
+
+    claude_oauth_token_url: str = Field(
+        default="https://platform.claude.com/v1/oauth/token",
+        description="Where a claude.ai login is refreshed (the CLI's own token endpoint).",
+    )
+    claude_oauth_client_id: str = Field(
+        default="9d1c250a-e61b-44d9-88ed-5944d1962f5e",
+        description="The OAuth client id a claude.ai login belongs to (the Claude Code CLI's).",
+    )
+    claude_oauth_refresh_margin: float = Field(
+        default=300.0,
+        ge=0,
+        description="Seconds before a claude.ai login's access token expires when one worker refreshes it for all.",
+    )
+
     # --- credentials the worker's own environment may carry -----------------------
     anthropic_api_key: SecretStr | None = None
     claude_code_oauth_token: SecretStr | None = None
@@ -146,6 +172,7 @@ class Settings(BaseSettings):
 
     @field_validator(
         "claude_workers_api_token",
+        "claude_workers_secret_key",
         "anthropic_api_key",
         "claude_code_oauth_token",
         "anthropic_auth_token",

@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -95,26 +96,38 @@ def _interactive(settings: Settings) -> tuple[CredentialKind | None, str | None]
 @auth.command("setup")
 @click.option("--api-key-stdin", is_flag=True, help="Read an Anthropic API key from standard input.")
 @click.option("--oauth-token-stdin", is_flag=True, help="Read a `claude setup-token` token from standard input.")
+@click.option(
+    "--login-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Use a .credentials.json that `claude auth login` wrote elsewhere (the fleet refreshes it).",
+)
 @click.option("--no-verify", is_flag=True, help="Store without the tiny test request.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def setup(api_key_stdin: bool, oauth_token_stdin: bool, no_verify: bool, as_json: bool) -> None:
+def setup(
+    api_key_stdin: bool, oauth_token_stdin: bool, login_file: Path | None, no_verify: bool, as_json: bool
+) -> None:
     """Store the fleet's Claude credential (0600, shared by every worker), tell the fleet, verify it.
 
     \b
     For scripts:
       printenv ANTHROPIC_API_KEY | python -m app.claude_auth_manager setup --api-key-stdin
       printenv CLAUDE_CODE_OAUTH_TOKEN | python -m app.claude_auth_manager setup --oauth-token-stdin
+      python -m app.claude_auth_manager setup --login-file ~/.claude/.credentials.json
     """
     from app.claude.credentials import CredentialKind
-    from app.fleet.login import setup_credential
+    from app.fleet.login import adopt_login_file, setup_credential
     from app.settings import get_settings
 
     settings = get_settings()
-    if api_key_stdin and oauth_token_stdin:
-        raise click.UsageError("Choose one of --api-key-stdin and --oauth-token-stdin.")
-    if api_key_stdin or oauth_token_stdin:
-        kind: CredentialKind | None = CredentialKind.API_KEY if api_key_stdin else CredentialKind.OAUTH_TOKEN
-        secret: str | None = _read_stdin_secret("api-key" if api_key_stdin else "oauth-token")
+    if sum((api_key_stdin, oauth_token_stdin, login_file is not None)) > 1:
+        raise click.UsageError("Choose one of --api-key-stdin, --oauth-token-stdin and --login-file.")
+    kind: CredentialKind | None = None
+    secret: str | None = None
+    if login_file is not None:
+        adopt_login_file(settings, login_file)  # a claude.ai login: no kind and secret to store
+    elif api_key_stdin or oauth_token_stdin:
+        kind = CredentialKind.API_KEY if api_key_stdin else CredentialKind.OAUTH_TOKEN
+        secret = _read_stdin_secret("api-key" if api_key_stdin else "oauth-token")
     elif sys.stdin.isatty():
         kind, secret = _interactive(settings)
     else:
@@ -139,6 +152,8 @@ def _report_setup(result: dict[str, Any], as_json: bool) -> None:
     )
     if not result["fleet_informed"]:
         click.echo("Redis is not reachable, so running workers were not told; they pick it up when they next look.")
+    if result.get("shared"):
+        click.echo(f"Shared with every host through Redis, encrypted (version {result['shared']['version']}).")
     test = result.get("test")
     if test is None:
         click.echo("Not verified (--no-verify). Check with: python -m app.claude_auth_manager test")
@@ -192,6 +207,15 @@ def status(as_json: bool) -> None:
                 + (f", next probe in {fleet['next_probe_in']:.0f}s" if fleet["next_probe_in"] is not None else "")
             )
         click.echo(f"redis:          {data['redis']}")
+        shared = data["shared"]
+        if shared["through_redis"]:
+            record = shared["record"]
+            click.echo(
+                "shared:         through Redis, encrypted"
+                + (f", version {record['version']} from {record['by']}" if record else ", nothing stored yet")
+            )
+        else:
+            click.echo("shared:         no (this config dir only; CLAUDE_WORKERS_SECRET_KEY shares it across hosts)")
         for line in data["ignored"]:
             click.echo(f"ignored:        {line}")
         for line in data["problems"]:
@@ -222,6 +246,35 @@ def test(engine: Engine, as_json: bool) -> None:
         if error.get("hint"):
             click.echo(error["hint"], err=True)
     sys.exit(code)
+
+
+@auth.command("logout")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def logout_command(as_json: bool) -> None:
+    """Remove the fleet's stored credential here and, with CLAUDE_WORKERS_SECRET_KEY, on every host."""
+    from app.fleet.login import logout
+    from app.settings import get_settings
+
+    result = logout(get_settings())
+    if as_json:
+        click.echo(json.dumps(result))
+        return
+    click.echo("Removed the stored credential." if result["removed"] else "No stored credential here.")
+    if result["shared"]:
+        click.echo(f"Every host drops it too (shared version {result['shared']['version']}).")
+    click.echo(f"Jobs now wait for a login: {SETUP_COMMAND}")
+
+
+@auth.command("new-key")
+def new_key_command() -> None:
+    """Print a new CLAUDE_WORKERS_SECRET_KEY (a Fernet key) for sharing the login across hosts."""
+    from app.fleet.shared_login import new_key
+
+    click.echo(new_key())
+    click.echo(
+        "Give every host this value as CLAUDE_WORKERS_SECRET_KEY (an env var or a mounted Secret), then run setup.",
+        err=True,
+    )
 
 
 @auth.command("config")

@@ -7,6 +7,7 @@ serve ``/health``, ``/auth`` and ``/metrics``, then run the RQ worker with its s
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 
@@ -18,7 +19,9 @@ from app.claude.credentials import inspect_credentials
 from app.claude.sandbox import probe as sandbox_probe
 from app.errors import SETUP_COMMAND
 from app.fleet.keys import Keys
+from app.fleet.login_refresh import LoginRefresher
 from app.fleet.presence import WorkerInfo, advertised_url
+from app.fleet.shared_login import CredentialSync
 from app.fleet.worker import preload_api_engine, run_worker
 from app.health import HealthServer
 from app.proc import init_if_pid1
@@ -67,6 +70,18 @@ def start_health(settings: Settings, info: WorkerInfo) -> tuple[HealthServer, in
     return server, port
 
 
+def share_login(settings: Settings) -> None:
+    """Take the fleet's shared credential (if any) now, then keep taking every new version of it."""
+    conn = connect(settings, socket_timeout=10)
+    sync = CredentialSync(conn, settings, settings.claude_workers_credential_poll)
+    with contextlib.suppress(redis.RedisError, OSError):
+        sync.step()
+    sync.also(LoginRefresher(conn, settings, sync).step)  # one refresh of a claude.ai login, fleet-wide
+    sync.start()
+    if settings.claude_workers_secret_key is not None:
+        log.info("credentials: shared through Redis, encrypted (CLAUDE_WORKERS_SECRET_KEY is set)")
+
+
 def announce_sandbox(settings: Settings) -> None:
     if settings.claude_sandbox == "off":
         log.warning("sandbox: off (CLAUDE_SANDBOX=off): a job's agent can read this worker's files and credential")
@@ -100,6 +115,7 @@ def worker_command(burst: bool, redis_wait: float | None) -> None:
     wait = settings.claude_redis_wait if redis_wait is None else redis_wait
     log.info("waiting for Redis at %s", redact_url(settings.effective_redis_url))
     wait_for_redis(settings, timeout=wait)
+    share_login(settings)
     report = inspect_credentials(settings)
     info = WorkerInfo()
     _, port = start_health(settings, info)

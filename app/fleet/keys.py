@@ -35,6 +35,21 @@ class Keys:
         return f"{self.prefix}:events"
 
     @property
+    def credential(self) -> str:
+        """Hash: the fleet's shared credential, encrypted, with its version (see ``shared_login``)."""
+        return f"{self.prefix}:credential"
+
+    @property
+    def oauth_refresh_lock(self) -> str:
+        """String with a TTL: the worker refreshing the fleet's claude.ai login now."""
+        return f"{self.prefix}:oauth-refresh-lock"
+
+    @property
+    def oauth_refresh_fence(self) -> str:
+        """Counter: fencing tokens for login refreshes (a newer one always wins)."""
+        return f"{self.prefix}:oauth-refresh-fence"
+
+    @property
     def login_banner(self) -> str:
         """String with a TTL: a worker already showed the fleet how to log in (one banner per fleet)."""
         return f"{self.prefix}:login-banner"

@@ -6,6 +6,7 @@ layer over these; nothing here prints or reads a terminal.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
@@ -20,12 +21,14 @@ from app.claude.credentials import (
     CredentialKind,
     fingerprint,
     inspect_credentials,
+    remove_stored_credential,
     store_credential,
 )
 from app.claude.outcome import exit_code, outcome
 from app.claude.request import Engine, RunRequest
 from app.claude.runner import run_claude
 from app.errors import ClaudeError, ConfigError, FleetBlockingError, NoFleet
+from app.fleet import shared_login
 from app.fleet.gate import Gate
 from app.redis_conn import connect, ping, redact_url
 from app.settings import Settings
@@ -87,6 +90,7 @@ def setup_credential(
     """Store ``secret`` as the fleet's credential (None: a `claude auth login` already wrote its own),
     tell the fleet, and verify with one tiny request. A credential Claude rejects is not kept: the
     one before it is put back. Returns the result object and the exit code."""
+    shared_login.cipher(settings)  # a malformed CLAUDE_WORKERS_SECRET_KEY stops us before anything changes
     stored_path = settings.config_dir / STORED_CREDENTIAL_FILE
     previous = stored_path.read_bytes() if stored_path.exists() else None
     if kind is not None and secret is not None:
@@ -96,14 +100,55 @@ def setup_credential(
         stored = {"kind": CredentialKind.CLAUDE_AI_LOGIN.value, "path": str(settings.config_dir / CLAUDE_LOGIN_FILE)}
     result: dict[str, Any] = {"stored": stored, "fleet_informed": tell_fleet(settings), "verified": None}
     code = 0
+    rejected = False
     if verify:
         test, code = run_test(settings)
         result["verified"] = test["state"] == State.READY
         result["test"] = test
-        if test["state"] == State.AUTH_REQUIRED and kind is not None:
+        rejected = test["state"] == State.AUTH_REQUIRED
+        if rejected and kind is not None:
             restore(stored_path, previous)
             result["restored_previous"] = previous is not None
+    result["shared"] = None if rejected else share(settings)
     return result, code
+
+
+def adopt_login_file(settings: Settings, source: Path) -> None:
+    """Make a ``.credentials.json`` from ``claude auth login`` (run elsewhere) the fleet's login."""
+    try:
+        login = json.loads(source.read_text())
+        oauth = login["claudeAiOauth"]
+        usable = bool(oauth.get("accessToken") and oauth.get("refreshToken"))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        usable = False
+    if not usable:
+        raise ConfigError(
+            f"{source} is not a claude.ai login (a .credentials.json with an access and a refresh token).",
+            hint="Run `claude auth login` and give the file it writes, or use setup's menu.",
+        )
+    shared_login.cipher(settings)  # a malformed key stops us before anything changes
+    shared_login.write_login(settings.config_dir, login)
+    remove_stored_credential(settings.config_dir)  # it would take precedence over the login
+
+
+def share(settings: Settings) -> dict[str, Any] | None:
+    """Hand this host's login to the other hosts through Redis (with CLAUDE_WORKERS_SECRET_KEY); None if not."""
+    conn = redis_or_none(settings)
+    if conn is None or shared_login.cipher(settings) is None:
+        return None
+    record = shared_login.publish(conn, settings)
+    return record.to_dict() if record else None
+
+
+def logout(settings: Settings) -> dict[str, Any]:
+    """Remove the fleet's login here, and (with the key) on every host."""
+    shared_login.cipher(settings)  # a malformed CLAUDE_WORKERS_SECRET_KEY stops us before anything changes
+    removed = remove_stored_credential(settings.config_dir)
+    login = settings.config_dir / CLAUDE_LOGIN_FILE
+    if login.exists():
+        login.unlink()
+        removed = True
+    return {"removed": removed, "fleet_informed": tell_fleet(settings), "shared": share(settings)}
 
 
 def restore(path: Path, previous: bytes | None) -> None:

@@ -150,6 +150,67 @@ class _QuietServer(ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
 
+@dataclass
+class OAuthIssuer:
+    """The OAuth token endpoint (``POST /v1/oauth/token``), as the real one behaves for a refresh.
+
+    Refresh tokens rotate: each works once, and a used one answers 400 ``invalid_grant``. Once
+    ``strict`` is on, a Messages request with one of our access tokens is refused (401, "OAuth token
+    has expired") after that token's expiry: a fleet that refreshes late, or twice, shows up.
+    """
+
+    expires_in: float = 3600.0
+    strict: bool = False
+    refreshes: int = 0
+    invalid_grants: int = 0
+    issued: int = 0
+    access: dict[str, float] = field(default_factory=dict)  # access token -> expiry (epoch s)
+    live_refresh: set[str] = field(default_factory=set)
+
+    def issue(self) -> dict[str, Any]:
+        """A new pair, as the token endpoint returns it."""
+        self.issued += 1
+        access = f"sk-ant-oat01-fake-access-{self.issued}-{uuid.uuid4().hex[:8]}"
+        refresh = f"sk-ant-ort01-fake-refresh-{self.issued}-{uuid.uuid4().hex[:8]}"
+        self.access[access] = time.time() + self.expires_in
+        self.live_refresh.add(refresh)
+        return {
+            "access_token": access,
+            "refresh_token": refresh,
+            "expires_in": self.expires_in,
+            "token_type": "Bearer",
+            "scope": "user:inference user:profile",
+        }
+
+    def login_file(self) -> dict[str, Any]:
+        """A ``.credentials.json`` as ``claude auth login`` writes it, with a fresh pair."""
+        pair = self.issue()
+        return {
+            "claudeAiOauth": {
+                "accessToken": pair["access_token"],
+                "refreshToken": pair["refresh_token"],
+                "expiresAt": int(self.access[pair["access_token"]] * 1000),
+                "scopes": ["user:inference", "user:profile"],
+                "subscriptionType": "max",
+            }
+        }
+
+    def refresh(self, refresh_token: str) -> dict[str, Any] | None:
+        if refresh_token not in self.live_refresh:
+            self.invalid_grants += 1
+            return None
+        self.live_refresh.discard(refresh_token)
+        self.refreshes += 1
+        return self.issue()
+
+    def refuses(self, headers: dict[str, str]) -> bool:
+        """Whether a Messages request carries one of our access tokens past its expiry."""
+        token = headers.get("authorization", "").removeprefix("Bearer ").strip()
+        if not self.strict or not token.startswith("sk-ant-oat01-fake-access-"):
+            return False
+        return self.access.get(token, 0) < time.time()
+
+
 class FakeAnthropicAPI:
     """A threaded HTTP server on 127.0.0.1 playing the Anthropic API."""
 
@@ -159,6 +220,7 @@ class FakeAnthropicAPI:
         self._default = Reply.success()
         self._queue: deque[Reply] = deque()
         self._stopping = threading.Event()
+        self.oauth = OAuthIssuer()
         self._server = _QuietServer((host, port), _make_handler(self))
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -189,6 +251,7 @@ class FakeAnthropicAPI:
             self.requests.clear()
             self._queue.clear()
             self._default = Reply.success()
+            self.oauth = OAuthIssuer()
 
     def _next_reply(self) -> Reply:
         with self._lock:
@@ -285,8 +348,20 @@ def _make_handler(fake: FakeAnthropicAPI) -> type[BaseHTTPRequestHandler]:  # no
                 self._send_json(200, {"ok": True})
                 return
             fake._record(RecordedRequest("POST", self.path, self._headers(), body))
+            if self.path == "/v1/oauth/token":
+                with fake._lock:
+                    pair = fake.oauth.refresh(str((body or {}).get("refresh_token", "")))
+                if pair is None:
+                    self._send_json(400, {"error": "invalid_grant", "error_description": "Invalid refresh token"})
+                else:
+                    self._send_json(200, pair)
+                return
             if not self.path.startswith("/v1/messages"):
                 self._send_json(404, _error_body("not_found_error", "Not found"))
+                return
+            if fake.oauth.refuses(self._headers()):
+                status, err_type, message, headers = _ERRORS["oauth_expired"]
+                self._send_json(status, _error_body(err_type, message), headers)
                 return
             reply = fake._next_reply().effective(self._headers())
             if reply.delay:

@@ -124,11 +124,15 @@ def test_guide_scale_out_story_without_docker(
             ]
         assert up.poll() is None
     outputs.append(log.read_text())
+    # stopped, it is no fleet: no command falls back to whatever Redis listens on 127.0.0.1:6379
+    stopped = run_cli("-m", "app", "status", env=env)
+    assert_clear_failure(stopped, "no local fleet is running", "claude-workers up")
     leaked = [o for o in outputs if CANARY in o]
     assert not leaked, "the canary secret appeared in an output or log"
     assert "fleet stopped" in log.read_text()
 
 
+@pytest.mark.story
 @GUIDE_PORTS
 def test_a_restarted_local_fleet_keeps_its_addresses_and_a_stopped_one_is_no_fleet(
     fake_api: FakeAnthropicAPI, tmp_path: Path, claude_bin: str

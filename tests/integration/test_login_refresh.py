@@ -1,0 +1,73 @@
+"""One refresh of a claude.ai login for the whole fleet, across hosts whose config dirs are their own.
+
+The fake's token endpoint rotates refresh tokens (a used one answers ``invalid_grant``) and refuses
+expired access tokens. Three workers with three config dirs stand for three hosts.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+
+from tests.fakes.anthropic_api import FakeAnthropicAPI
+from tests.fleet_harness import free_port, running_fleet, wait_until
+from tests.integration.test_shared_login import auth_manager, authenticated
+
+pytestmark = pytest.mark.integration
+
+LIFETIME = 9.0  # seconds an access token lives
+MARGIN = 3.0  # refresh this long before it expires
+RUN_FOR = 22.0
+
+
+@pytest.mark.timeout(180)
+def test_three_hosts_refresh_once_per_expiry_and_no_job_sees_an_auth_error(
+    fake_api: FakeAnthropicAPI, redis_url: str, tmp_path: Path, claude_bin: str
+) -> None:
+    fake_api.oauth.expires_in = LIFETIME
+    fake_api.oauth.strict = True
+    login = tmp_path / "credentials-from-claude-auth-login.json"
+    login.write_text(json.dumps(fake_api.oauth.login_file()))
+    env = {
+        "ANTHROPIC_BASE_URL": fake_api.url,
+        "CLAUDE_WORKERS_SECRET_KEY": Fernet.generate_key().decode(),
+        "CLAUDE_OAUTH_TOKEN_URL": f"{fake_api.url}/v1/oauth/token",
+        "CLAUDE_OAUTH_REFRESH_MARGIN": str(MARGIN),
+        "CLAUDE_WORKERS_CREDENTIAL_POLL": "0.5",
+        "CLAUDE_GATE_POLL_INTERVAL": "0.2",
+    }
+    hosts = [tmp_path / f"host-{name}" / "config" for name in "abc"]
+    ports = [free_port() for _ in hosts]
+    with running_fleet(redis_url, tmp_path, **env) as fleet:
+        for config, port in zip(hosts, ports, strict=True):
+            config.mkdir(parents=True)
+            fleet.start_worker(CLAUDE_CONFIG_DIR=str(config), HEALTH_PORT=str(port))
+        out = auth_manager(fleet, hosts[0], "setup", "--login-file", str(login))
+        assert "Verified" in out and "Shared with every host" in out, out
+        wait_until(lambda: all(authenticated(p) for p in ports), 5, interval=0.1, what="every host logged in")
+
+        started = time.time()
+        ids: list[str] = []
+        while time.time() - started < RUN_FOR:  # jobs keep coming while tokens expire underneath them
+            ids += fleet.enqueue(3)
+            want = len(ids)
+            wait_until(lambda want=want: fleet.finished() >= want, 60, interval=0.2, what="the jobs so far")
+        elapsed = time.time() - started
+        logs = fleet.log_text()
+
+    issuer = fake_api.oauth
+    assert issuer.invalid_grants == 0, "a host presented a refresh token another had used"
+    # one refresh per token lifetime, for the whole fleet: not one per host
+    most = math.ceil((elapsed + LIFETIME) / (LIFETIME - MARGIN - 1))
+    assert 3 <= issuer.refreshes <= most, (issuer.refreshes, most)
+    assert logs.count("login refreshed for the fleet") == issuer.refreshes
+    outcomes = [a["outcome"] for i in ids for a in fleet.job(i).meta["attempts"]]
+    assert set(outcomes) == {"ok"}, [o for o in outcomes if o != "ok"]
+    # the shared pair is the newest on every host, and it is one the endpoint issued last
+    final = [json.loads((h / ".credentials.json").read_text())["claudeAiOauth"]["refreshToken"] for h in hosts]
+    assert len(set(final)) == 1 and final[0] in issuer.live_refresh
