@@ -137,7 +137,7 @@ class FleetCollector(Collector):
 
         fleet_state = GaugeMetricFamily(f"{NS}_fleet_state", "1 for the current fleet state.", labels=["state"])
         for word in STATES:
-            fleet_state.add_metric([word], 1 if snap.gate.state == word else 0)
+            fleet_state.add_metric([word], 1 if snap.state == word else 0)
         yield fleet_state
 
         reset = GaugeMetricFamily(

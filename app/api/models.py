@@ -123,10 +123,13 @@ class Worker(BaseModel):
     health_port: int | None = Field(description="The port of its own health server.")
     health_url: str | None = Field(description="Its /health address as it announced it.")
     health_slot: int | None = Field(description="Its slot N: the compose health gateway serves it on port 8080+N.")
+    credential: bool | None = Field(description="Whether it has a Claude credential (null: not reported yet).")
 
 
 class FleetView(BaseModel):
-    state: State = Field(description="The fleet state word.")
+    state: State = Field(
+        description="The fleet state word: the gate's, or auth_required while no worker has a credential."
+    )
     label: str = Field(description="The state in the user guide's words.")
     gate: Gate = Field(description="The gate record: why it is closed and until when.")
     probe_holder: str | None = Field(description="The worker running the probe now, if any.")

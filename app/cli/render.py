@@ -91,6 +91,8 @@ def last_worker(view: dict[str, Any]) -> str:
 # -- status -------------------------------------------------------------------------------
 def status(snap: FleetSnapshot) -> None:
     gate = snap.gate
+    closed = snap.state != "ready"
+    reason = gate.reason if not gate.is_open else "no worker has a Claude credential"
     console = terminal()
     probe = ""
     if not gate.is_open and gate.until:
@@ -98,7 +100,7 @@ def status(snap: FleetSnapshot) -> None:
             f" by {snap.probe_holder}" if snap.probe_holder else ""
         )
     if console is None:
-        click.echo(f"fleet:     {gate.label}" + ("" if gate.is_open else f" ({gate.reason[:100]})"))
+        click.echo(f"fleet:     {snap.label}" + (f" ({reason[:100]})" if closed else ""))
         if probe:
             click.echo(probe)
         click.echo(
@@ -120,15 +122,15 @@ def status(snap: FleetSnapshot) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    symbol, colour = STATE_LOOK.get(gate.state, ("•", "white"))
-    headline = Text.assemble((f"{symbol} {gate.label}", f"bold {colour}"))
-    if not gate.is_open:
-        headline.append(f"  {gate.reason[:100]}", style="dim")
+    symbol, colour = STATE_LOOK.get(snap.state, ("•", "white"))
+    headline = Text.assemble((f"{symbol} {snap.label}", f"bold {colour}"))
+    if closed:
+        headline.append(f"  {reason[:100]}", style="dim")
     console.print(headline)
-    if not gate.is_open:
+    if closed:
         if probe:
             console.print(f"   {probe}", style="dim")
-        console.print(f"   {ACTIONS.get(gate.state, '')}")
+        console.print(f"   {ACTIONS.get(snap.state, '')}")
     console.print(
         f"queued [bold]{snap.queued}[/] (runnable {snap.runnable})  scheduled {snap.scheduled}  "
         f"started {snap.started}  finished [green]{snap.finished}[/]  failed "

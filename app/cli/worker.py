@@ -22,7 +22,7 @@ from app.fleet.keys import Keys
 from app.fleet.login_refresh import LoginRefresher
 from app.fleet.presence import WorkerInfo, advertised_url
 from app.fleet.shared_login import CredentialSync
-from app.fleet.worker import preload_api_engine, run_worker
+from app.fleet.worker import note_credential, preload_api_engine, run_worker
 from app.health import HealthServer
 from app.proc import init_if_pid1
 from app.redis_conn import connect, redact_url, wait_for_redis
@@ -70,13 +70,14 @@ def start_health(settings: Settings, info: WorkerInfo) -> tuple[HealthServer, in
     return server, port
 
 
-def share_login(settings: Settings) -> None:
+def share_login(settings: Settings, info: WorkerInfo) -> None:
     """Take the fleet's shared credential (if any) now, then keep taking every new version of it."""
     conn = connect(settings, socket_timeout=10)
     sync = CredentialSync(conn, settings, settings.claude_workers_credential_poll)
     with contextlib.suppress(redis.RedisError, OSError):
         sync.step()
     sync.also(LoginRefresher(conn, settings, sync).step)  # one refresh of a claude.ai login, fleet-wide
+    sync.also(lambda: note_credential(conn, settings, info))
     sync.start()
     if settings.claude_workers_secret_key is not None:
         log.info("credentials: shared through Redis, encrypted (CLAUDE_WORKERS_SECRET_KEY is set)")
@@ -115,9 +116,9 @@ def worker_command(burst: bool, redis_wait: float | None) -> None:
     wait = settings.claude_redis_wait if redis_wait is None else redis_wait
     log.info("waiting for Redis at %s", redact_url(settings.effective_redis_url))
     wait_for_redis(settings, timeout=wait)
-    share_login(settings)
-    report = inspect_credentials(settings)
     info = WorkerInfo()
+    share_login(settings, info)
+    report = inspect_credentials(settings)
     _, port = start_health(settings, info)
     log.info("health on http://%s:%d/health (also /live, /ready, /auth, /metrics)", settings.health_host, port)
     for problem in report.problems:

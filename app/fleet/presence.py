@@ -54,6 +54,8 @@ class WorkerInfo:
     last_beat: float = field(default_factory=time.time)
     slot: int | None = None
     health_url: str | None = None
+    #: whether this worker's config dir or environment holds a Claude credential (None: not looked yet)
+    has_credential: bool | None = None
 
     def beat(self) -> None:
         self.last_beat = time.time()

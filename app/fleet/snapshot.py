@@ -13,8 +13,9 @@ from typing import Any
 from redis import Redis
 
 from app.fleet.keys import RQ_WORKER_PREFIX, Keys
-from app.fleet.state import FleetState
+from app.fleet.state import SEED_LABELS, FleetState
 from app.settings import Settings
+from app.states import State
 
 
 @dataclass
@@ -29,14 +30,26 @@ class FleetSnapshot:
     workers: list[dict[str, Any]] = field(default_factory=list)
 
     @property
+    def state(self) -> str:
+        """The fleet state as reported: the gate's, except auth_required while no worker has a
+        credential (the gate itself closes only when a job meets Claude's refusal)."""
+        if self.gate.is_open and self.workers and all(w.get("credential") is False for w in self.workers):
+            return State.AUTH_REQUIRED
+        return self.gate.state
+
+    @property
+    def label(self) -> str:
+        return SEED_LABELS.get(self.state, self.state)
+
+    @property
     def runnable(self) -> int:
         """Jobs a new worker could start now: 0 while the gate is closed (autoscalers read this)."""
         return self.queued if self.gate.is_open else 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "state": self.gate.state,
-            "label": self.gate.label,
+            "state": self.state,
+            "label": self.label,
             "gate": self.gate.to_dict(),
             "probe_holder": self.probe_holder,
             "queues": {
@@ -69,10 +82,19 @@ def take(conn: Redis, settings: Settings, *, with_workers: bool = True) -> Fleet
         ordered = sorted(k.decode() for k in worker_keys)
         with conn.pipeline(transaction=False) as pipe:
             for key in ordered:
-                pipe.hmget(key, "state", "current_job", "last_heartbeat", "health_port", "health_url", "health_slot")
+                pipe.hmget(
+                    key,
+                    "state",
+                    "current_job",
+                    "last_heartbeat",
+                    "health_port",
+                    "health_url",
+                    "health_slot",
+                    "credential",
+                )
             rows = pipe.execute()
         for key, values in zip(ordered, rows, strict=True):
-            state, job, beat, port, url, slot = (v.decode() if isinstance(v, bytes) else v for v in values)
+            state, job, beat, port, url, slot, credential = (v.decode() if isinstance(v, bytes) else v for v in values)
             if state is None:  # expired between the two reads
                 continue
             workers.append(
@@ -85,6 +107,7 @@ def take(conn: Redis, settings: Settings, *, with_workers: bool = True) -> Fleet
                     "health_url": url or None,
                     # port 8080+slot of the health gateway (the compose file's `health` service)
                     "health_slot": int(slot) if slot else None,
+                    "credential": None if credential is None else credential == "1",
                 }
             )
     return FleetSnapshot(

@@ -27,6 +27,7 @@ from types import FrameType
 from typing import Any
 
 import redis
+from redis import Redis
 from rq import Queue, Worker, worker_registration
 from rq.exceptions import StopRequested
 from rq.job import Job, JobStatus
@@ -35,10 +36,10 @@ from rq.scheduler import RQScheduler
 from rq.utils import now as utcnow
 from rq.worker import WorkerStatus
 
-from app.claude.credentials import CLAUDE_LOGIN_FILE, STORED_CREDENTIAL_FILE
+from app.claude.credentials import CLAUDE_LOGIN_FILE, STORED_CREDENTIAL_FILE, inspect_credentials
 from app.fleet.gate import Gate
 from app.fleet.job import HideSentinelRetryCounts, final_failures_are_final
-from app.fleet.keys import Keys
+from app.fleet.keys import RQ_WORKER_PREFIX, Keys
 from app.fleet.presence import GATEWAY_PORT, HealthSlot, WorkerInfo
 from app.fleet.state import FleetState
 from app.proc import die_with_parent
@@ -72,6 +73,15 @@ def preload_api_engine() -> None:
 
     _preload = threading.Thread(target=load, name="preload-anthropic", daemon=True)
     _preload.start()
+
+
+def note_credential(conn: Redis, settings: Settings, info: WorkerInfo, *, force: bool = False) -> None:
+    """Tell the fleet whether this worker has a credential (``status`` and metrics say auth_required
+    when no worker has one, before any job has met a 401)."""
+    has = inspect_credentials(settings).configured
+    if (force or has != info.has_credential) and info.name != WorkerInfo.name:
+        conn.hset(RQ_WORKER_PREFIX + info.name, "credential", int(has))
+        info.has_credential = has
 
 
 def credential_signature(settings: Settings) -> tuple[tuple[str, int, int, int], ...]:
@@ -242,6 +252,7 @@ class ClaudeWorker(Worker):
     def register_birth(self) -> None:
         super().register_birth()  # type: ignore[no-untyped-call]
         self.info.beat()
+        note_credential(self.connection, self.settings, self.info, force=True)
         if self.health_port and self.health_url:
             self.connection.hset(self.key, mapping={"health_port": self.health_port, "health_url": self.health_url})
             self._slot = HealthSlot(self.connection, self.gate.keys, self.health_url, self.worker_ttl + 15)

@@ -117,3 +117,41 @@ def test_one_login_banner_per_fleet_in_the_words_of_this_machine(redis_url: str,
     assert logs.count("Claude is not authenticated") == 1, logs
     assert "docker compose exec" not in logs  # not in a container here
     assert "     python -m app.claude_auth_manager setup" in logs
+
+
+def test_without_a_credential_every_surface_says_auth_required(
+    redis_url: str, tmp_path: Path, isolated_env: Path
+) -> None:
+    from tests.fleet_harness import free_port
+
+    port = free_port()
+    with running_fleet(redis_url, tmp_path, HEALTH_PORT=str(port)) as fleet:
+        fleet.start_workers(1)
+        env = cli_env(**fleet.settings_env())
+
+        def everywhere() -> list[str]:
+            status = json.loads(run_app(env, "status", "--json").stdout)
+            metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+            exported = re.search(r'claude_workers_fleet_state\{state="(\w+)"\} 1\.0', metrics)
+            health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).json()
+            return [status["state"], status["label"], exported.group(1) if exported else "", health["state"]]
+
+        assert wait_until(
+            lambda: everywhere() == ["auth_required", "Auth Required", "auth_required", "auth_required"],
+            10,
+            what="auth_required on every surface",
+        )
+        plain = run_app(env, "status").stdout
+        assert "fleet:     Auth Required (no worker has a Claude credential)" in plain, plain
+        # a login anywhere: every surface says ready again
+        login = subprocess.run(
+            [PYTHON, "-m", "app.claude_auth_manager", "setup", "--api-key-stdin", "--no-verify"],
+            env=env,
+            input="sk-ant-api-later\n",
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=60,
+        )
+        assert login.returncode == 0, login.stderr
+        wait_until(lambda: everywhere() == ["ready", "Ready", "ready", "ready"], 5, what="ready on every surface")
