@@ -12,7 +12,7 @@
 FROM node:22-bookworm-slim AS claude-cli
 WORKDIR /opt/claude
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund --loglevel=error \
+RUN npm ci --omit=dev --no-audit --no-fund --loglevel=error \
  && cp node_modules/@anthropic-ai/claude-code/bin/claude.exe /opt/claude/claude \
  && rm -rf node_modules \
  && /opt/claude/claude --version

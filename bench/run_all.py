@@ -24,6 +24,7 @@ SCRIPTS = [
     "bench.memory",
     "bench.sandbox_cost",
     "bench.cli_start",
+    "bench.redis_load",
 ]
 
 

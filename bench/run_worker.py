@@ -1,6 +1,6 @@
 """Run one burst worker of a given kind on a queue, for the queue-overhead benchmark.
 
-python -m bench.run_worker raw|ours QUEUE REDIS_URL
+python -m bench.run_worker raw|ours|raw-forever QUEUE REDIS_URL   (raw-forever: not burst, for the Redis-load benchmark)
 """
 
 from __future__ import annotations
@@ -20,13 +20,13 @@ def main() -> None:
     kind, queue_name, url = sys.argv[1:4]
     conn = Redis.from_url(url)
     queue = Queue(queue_name, connection=conn)
-    if kind == "raw":
+    if kind.startswith("raw"):
         worker: Worker = Worker([queue], connection=conn)
     else:
         # as `claude-workers worker` does: settings read once, before the first fork
         os.environ.update(REDIS_URL=url, CLAUDE_WORKERS_PREFIX=queue_name)
         worker = ClaudeWorker([queue], settings=get_settings(), connection=conn)
-    worker.work(burst=True, logging_level="WARNING")
+    worker.work(burst=kind != "raw-forever", logging_level="WARNING")
 
 
 if __name__ == "__main__":

@@ -90,3 +90,45 @@ def test_two_deployments_share_a_redis_without_sharing_a_gate(conn: Redis, gate:
     finally:
         for key in conn.scan_iter(f"{other.keys.prefix}*"):
             conn.delete(key)
+
+
+def test_a_thousand_workers_elect_one_probe_per_step(redis_url: str, gate: Gate) -> None:
+    """docs/scaling.md: with 1,000 workers, each step of an outage still costs one Claude call."""
+    workers = 1000
+    steps = 3
+    conn = Redis.from_url(redis_url, max_connections=workers + 10)  # one connection per worker, as a fleet has
+    gate = Gate(conn, gate.keys, gate.timing)
+    gate.report_failure(
+        UsageLimitReached("limit", resets_at=time.time() - 1, limit_type="five_hour"),
+        attempt_started_at=time.time(),
+        probe=False,
+    )
+    probes: list[list[str]] = []
+    for step in range(steps):
+        # the probe is due: every worker looks at once, as their gate-wait loops would
+        conn.hset(gate.keys.fleet, "until", time.time() - 0.01)
+        won: list[str] = []
+        barrier = threading.Barrier(workers)
+
+        def look(name: str, barrier: threading.Barrier = barrier, won: list[str] = won) -> None:
+            barrier.wait()
+            if gate.read().probe_due() and gate.acquire_probe(name):
+                won.append(name)
+
+        threads = [threading.Thread(target=look, args=(f"w{step}-{i}",)) for i in range(workers)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        probes.append(won)
+        # the probe meets the limit again: the gate stays closed, the lock is released
+        [winner] = won
+        gate.report_failure(
+            UsageLimitReached("limit", resets_at=time.time() + 60, limit_type="five_hour"),
+            attempt_started_at=time.time(),
+            probe=True,
+        )
+        assert gate.release_probe(winner)
+        # until the next step is due, nobody probes
+        assert not gate.read().probe_due()
+    assert [len(won) for won in probes] == [1] * steps
