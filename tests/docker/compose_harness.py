@@ -32,7 +32,7 @@ def compose_command() -> list[str]:
 class Compose:
     """One compose project: the guide's file plus the fake Anthropic API, on its own ports."""
 
-    def __init__(self, **settings: str) -> None:
+    def __init__(self, *extra_files: str, **settings: str) -> None:
         self.project = f"cwdocker{uuid.uuid4().hex[:8]}"
         # the guide's ports when they are free here, else the same layout shifted
         guide = [*range(8080, 8090), 8000]
@@ -48,6 +48,8 @@ class Compose:
             **settings,
         }
         self.base = [*compose_command(), "-f", "docker-compose.yml", "-f", FAKE_API_OVERRIDE]
+        for extra in extra_files:
+            self.base += ["-f", extra]
 
     # -- commands --------------------------------------------------------------------
     def run(self, *args: str, stdin: str | None = None, timeout: float = 300, check: bool = True) -> str:
@@ -112,6 +114,16 @@ class Compose:
 
     def jobs(self, ids: list[str]) -> list[dict[str, Any]]:
         return [self.api("GET", f"/jobs/{job_id}").json() for job_id in ids]
+
+    def fake_oauth(self, **setup: Any) -> dict[str, Any]:
+        """With arguments: a fresh claude.ai login from the fake's token endpoint; without: its counters."""
+        url = f"http://127.0.0.1:{self.fake_port}/_fake/oauth"
+        answer = httpx.post(url, json=setup, timeout=5) if setup else httpx.get(url, timeout=5)
+        answer.raise_for_status()
+        return answer.json()  # type: ignore[no-any-return]
+
+    def network(self) -> str:
+        return f"{self.project}_default"
 
     def dump(self) -> str:
         return json.dumps(self.health_status(), indent=1) + "\n" + self.logs()[-20000:]

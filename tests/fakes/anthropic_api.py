@@ -17,6 +17,8 @@ Out of process (benchmarks, demos)::
 
     python -m tests.fakes.anthropic_api --port 8765
     curl -X POST localhost:8765/_fake/reply -d '{"kind": "usage_limit", "resets_in": 15}'
+    curl -X POST localhost:8765/_fake/oauth -d '{"expires_in": 30, "strict": true}'   # a claude.ai login
+    curl localhost:8765/_fake/oauth                                                  # refreshes so far
 """
 
 from __future__ import annotations
@@ -333,6 +335,18 @@ def _make_handler(fake: FakeAnthropicAPI) -> type[BaseHTTPRequestHandler]:  # no
             if self.path == "/_fake/bodies":  # what the CLI sent (tool results included), for leak checks
                 self._send_json(200, [r.body for r in fake.message_requests()])
                 return
+            if self.path == "/_fake/oauth":  # the token endpoint's counters
+                with fake._lock:
+                    issuer = fake.oauth
+                    self._send_json(
+                        200,
+                        {
+                            "refreshes": issuer.refreshes,
+                            "invalid_grants": issuer.invalid_grants,
+                            "issued": issuer.issued,
+                        },
+                    )
+                return
             self._send_json(404, _error_body("not_found_error", "Not found"))
 
         def do_POST(self) -> None:
@@ -346,6 +360,14 @@ def _make_handler(fake: FakeAnthropicAPI) -> type[BaseHTTPRequestHandler]:  # no
                     payload["resets_at"] = int(payload["resets_at"])
                 fake.always(Reply(**payload))
                 self._send_json(200, {"ok": True})
+                return
+            if self.path == "/_fake/oauth":  # a fresh login with these token lifetimes: {"expires_in", "strict"}
+                with fake._lock:
+                    fake.oauth = OAuthIssuer(
+                        expires_in=float((body or {}).get("expires_in", 3600)), strict=bool((body or {}).get("strict"))
+                    )
+                    login = fake.oauth.login_file()
+                self._send_json(200, login)
                 return
             fake._record(RecordedRequest("POST", self.path, self._headers(), body))
             if self.path == "/v1/oauth/token":

@@ -130,3 +130,56 @@ def test_without_a_key_the_credential_never_reaches_redis(
         )
         assert bad.returncode == 1 and "not a Fernet key" in bad.stderr and "new-key" in bad.stderr
         assert "Traceback" not in bad.stderr
+
+
+def test_a_host_frozen_mid_job_loses_nothing_and_rejoins(
+    fake_api: FakeAnthropicAPI, redis_url: str, tmp_path: Path, claude_bin: str
+) -> None:
+    """The no-Docker stand-in for a host cut off the network: SIGSTOP its worker and everything under it."""
+    import contextlib
+    import os
+    import signal
+
+    from tests.fleet_harness import FAST_RECOVERY
+    from tests.integration.test_fleet_resilience import descendants
+
+    fake_api.always(Reply.success(delay=0.5))
+    hosts = [tmp_path / f"host-{name}" / "config" for name in "abc"]
+    env = {"ANTHROPIC_BASE_URL": fake_api.url, "ANTHROPIC_API_KEY": GOOD, **FAST_RECOVERY}
+    with running_fleet(redis_url, tmp_path, **env) as fleet:
+        procs = []
+        for config in hosts:
+            config.mkdir(parents=True)
+            procs.append(fleet.start_worker(CLAUDE_CONFIG_DIR=str(config)))
+        wait_until(lambda: fleet.worker_count() == 3, 30, what="three hosts")
+        ids = fleet.enqueue(18)
+        frozen = procs[1]
+
+        def running_on_b() -> str | None:
+            for job_id in ids:
+                attempts = fleet.job(job_id).meta.get("attempts", [])
+                if attempts and attempts[-1]["outcome"] == "running" and f".{frozen.pid}." in attempts[-1]["worker"]:
+                    return job_id
+            return None
+
+        victim = wait_until(running_on_b, 30, interval=0.05, what="a job running on host B")
+        # the worker, its job process and the CLI each have a process group: freeze every one of them
+        host_b = [frozen.pid, *descendants(frozen.pid)]
+        for pid in host_b:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGSTOP)
+        try:
+            wait_until(lambda: fleet.finished() >= 18, 120, interval=0.5, what="all 18 jobs with host B frozen")
+        finally:
+            for pid in host_b:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGCONT)
+        attempts = fleet.job(victim).meta["attempts"]
+        assert f".{frozen.pid}." in attempts[0]["worker"]
+        assert any(a["outcome"] == "ok" and f".{frozen.pid}." not in a["worker"] for a in attempts), attempts
+        assert fleet.failed() == 0
+        # thawed, host B takes work again
+        more = fleet.enqueue(9)
+        wait_until(lambda: fleet.finished() >= 27, 60, what="the jobs after the thaw")
+        ran_on = {fleet.job(i).meta["attempts"][-1]["worker"] for i in more}
+        assert any(f".{frozen.pid}." in w for w in ran_on) or frozen.poll() is None, ran_on
