@@ -2,19 +2,44 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import subprocess
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.conftest import ROOT
 from tests.fleet_harness import ports_free
 
 FAKE_API_OVERRIDE = "tests/docker/compose.fake-api.yml"
+
+#: fast recovery after a SIGKILL or a lost host, so a story takes seconds where production takes a minute
+FAST_RECOVERY = {
+    "CLAUDE_JOB_MONITORING_INTERVAL": "2",
+    "CLAUDE_EXECUTION_GRACE": "4",
+    "CLAUDE_MAINTENANCE_INTERVAL": "5",
+    "CLAUDE_WORKER_TTL": "20",
+    "CLAUDE_GATE_POLL_INTERVAL": "0.2",
+    "CLAUDE_SHUTDOWN_GRACE": "5",
+}
+
+
+@contextlib.contextmanager
+def brought_down(request: pytest.FixtureRequest, stack: Compose) -> Iterator[Compose]:
+    """The stack for one test; taken down after it, with its logs printed if the test failed."""
+    failed_before = request.session.testsfailed
+    try:
+        yield stack
+    finally:
+        if request.session.testsfailed > failed_before:
+            print(stack.dump())  # shown by pytest under "Captured stdout teardown"
+        stack.down()
 
 
 def compose_command() -> list[str]:

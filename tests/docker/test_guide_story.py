@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.docker.compose_harness import Compose
+from tests.docker.compose_harness import FAST_RECOVERY, Compose, brought_down
 from tests.fleet_harness import wait_until
 
 pytestmark = [
@@ -30,26 +30,15 @@ OAUTH_TOKEN = "sk-ant-oat01-docker-story-token"
 
 @pytest.fixture
 def compose(request: pytest.FixtureRequest) -> Iterator[Compose]:
-    # fast recovery after a SIGKILL, so the story takes seconds where production takes a minute
     stack = Compose(
-        CLAUDE_JOB_MONITORING_INTERVAL="2",
-        CLAUDE_EXECUTION_GRACE="4",
-        CLAUDE_MAINTENANCE_INTERVAL="5",
-        CLAUDE_WORKER_TTL="20",
-        CLAUDE_GATE_POLL_INTERVAL="0.2",
-        CLAUDE_SHUTDOWN_GRACE="5",
+        **FAST_RECOVERY,
         CLAUDE_QUOTA_RESET_JITTER="0",
         # the isolation step gives its agent every tool and permission there is
         CLAUDE_WORKERS_ALLOWED_TOOLS="*",
         CLAUDE_WORKERS_ALLOWED_PERMISSION_MODES="*",
     )
-    failed_before = request.session.testsfailed
-    try:
+    with brought_down(request, stack):
         yield stack
-    finally:
-        if request.session.testsfailed > failed_before:
-            print(stack.dump())  # shown by pytest under "Captured stdout teardown"
-        stack.down()
 
 
 def wait_for(predicate: Any, timeout: float, what: str, interval: float = 0.2) -> Any:

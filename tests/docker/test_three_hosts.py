@@ -21,7 +21,7 @@ import yaml
 from cryptography.fernet import Fernet
 
 from tests.conftest import ROOT
-from tests.docker.compose_harness import Compose
+from tests.docker.compose_harness import FAST_RECOVERY, Compose, brought_down
 from tests.docker.test_guide_story import all_workers, finished, wait_for
 
 pytestmark = [
@@ -60,20 +60,10 @@ def compose(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Compose]
         CLAUDE_WORKERS_SECRET_KEY=Fernet.generate_key().decode(),
         CLAUDE_OAUTH_TOKEN_URL="http://fake-anthropic:9000/v1/oauth/token",
         CLAUDE_OAUTH_REFRESH_MARGIN=str(REFRESH_MARGIN),
-        CLAUDE_JOB_MONITORING_INTERVAL="2",
-        CLAUDE_EXECUTION_GRACE="4",
-        CLAUDE_MAINTENANCE_INTERVAL="5",
-        CLAUDE_WORKER_TTL="20",
-        CLAUDE_GATE_POLL_INTERVAL="0.2",
-        CLAUDE_SHUTDOWN_GRACE="5",
+        **FAST_RECOVERY,
     )
-    failed_before = request.session.testsfailed
-    try:
+    with brought_down(request, stack):
         yield stack
-    finally:
-        if request.session.testsfailed > failed_before:
-            print(stack.dump())
-        stack.down()
 
 
 def auth_manager(compose: Compose, host: str, *args: str, stdin: str | None = None) -> str:
