@@ -193,6 +193,8 @@ def apply(conn: Redis, settings: Settings) -> int | None:
     version, blob, kind = int(raw[0]), (raw[1] or b"").decode(), (raw[2] or b"").decode()
     config_dir = settings.config_dir
     if not blob:  # a logout on some host
+        if box is None:
+            return version  # not a member of the shared login: a record from when it was shared is not ours
         remove_stored_credential(config_dir)
         (config_dir / CLAUDE_LOGIN_FILE).unlink(missing_ok=True)
         return version
