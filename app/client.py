@@ -72,16 +72,52 @@ class Client:
     def get(self, job_id: str) -> dict[str, Any]:
         return dict(self._call("GET", f"/jobs/{job_id}"))
 
-    def wait(self, job_id: str, timeout: float | None = None, poll: float = 1.0) -> dict[str, Any]:
-        """Poll until the job is finished, failed or canceled; return its final object."""
+    def wait(self, job_id: str, timeout: float | None = None) -> dict[str, Any]:
+        """Wait until the job is finished, failed or canceled (following its events); return its final object."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            job = self.get(job_id)
-            if job["status"] in FINAL:
-                return job
+        job = self.get(job_id)
+        if job["status"] in FINAL:
+            return job
+        for event in self.stream(job=job["id"], since="0", timeout=timeout):
+            if event is None or event["kind"] in ("job.finished", "job.failed", "job.canceled"):
+                job = self.get(job["id"])
+                if job["status"] in FINAL:
+                    return job
             if deadline is not None and time.monotonic() > deadline:
-                raise TimeoutError(f"job {job_id} is still {job['status']} after {timeout}s")
-            time.sleep(poll)
+                break
+        raise TimeoutError(f"job {job_id} is still {self.get(job_id)['status']} after {timeout}s")
+
+    def stream(
+        self,
+        job: str | None = None,
+        batch: str | None = None,
+        kinds: Iterable[str] = (),
+        since: str | None = None,
+        timeout: float | None = None,
+    ) -> Iterator[dict[str, Any] | None]:
+        """Events as they happen (``GET /events``); None for each keep-alive. Reconnects with Last-Event-ID."""
+        params: dict[str, Any] = {"kind": list(kinds)}
+        if job:
+            params["job"] = job
+        if batch:
+            params["batch"] = batch
+        last = since
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while deadline is None or time.monotonic() < deadline:
+            headers = {"Last-Event-ID": last} if last else {}
+            try:
+                with self._http.stream("GET", "/events", params=params, headers=headers, timeout=30) as answer:
+                    if answer.status_code >= 400:
+                        answer.read()
+                        raise ClientError(answer.status_code, answer.json().get("detail"))
+                    for event in _server_sent(answer.iter_lines()):
+                        if event is not None:
+                            last = event["id"]
+                        yield event
+                        if deadline is not None and time.monotonic() > deadline:
+                            return
+            except httpx.TransportError:  # the connection dropped: reconnect where it left off
+                time.sleep(1)
 
     def list(self, status: str | None = None, limit: int = 50) -> Iterator[dict[str, Any]]:
         """Every job (of ``status``), page by page."""
@@ -120,3 +156,16 @@ class Client:
         while wait and not self._call("GET", f"/batches/{batch_id}")["complete"]:
             time.sleep(poll)
         return list(self._call("GET", f"/batches/{batch_id}/results"))
+
+
+def _server_sent(lines: Iterator[str]) -> Iterator[dict[str, Any] | None]:
+    """The events of a text/event-stream: each ``data`` as an object; None for a comment (keep-alive)."""
+    data: builtins.list[str] = []
+    for line in lines:
+        if line.startswith(":"):
+            yield None
+        elif line.startswith("data:"):
+            data.append(line[5:].strip())
+        elif not line and data:
+            yield json.loads("\n".join(data))
+            data = []

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Awaitable, Callable, Iterator
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import redis
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response, Security
@@ -19,7 +20,9 @@ from app.access import bearer_matches, names_this_machine
 from app.api import docs
 from app.api.models import BatchCreated, BatchSummary, FleetView, JobCreated, JobPage, JobView, Status
 from app.errors import ClaudeWorkersError
+from app.fleet import events
 from app.fleet.gate import Gate
+from app.fleet.keys import Keys
 from app.fleet.snapshot import take
 from app.jobs import batch, service
 from app.jobs.policy import PolicyViolation
@@ -247,6 +250,7 @@ def create_app(settings: Settings, conn: Redis | None = None) -> FastAPI:
         return take(conn, settings).to_dict()
 
     _batch_routes(app, conn, settings, auth, errors)
+    _event_routes(app, conn, settings, auth, errors)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
@@ -286,3 +290,59 @@ def _batch_routes(
                 yield (json.dumps(row, default=str) + "\n").encode()
 
         return NDJSONResponse(lines())
+
+
+EventKind = Literal[(*events.KINDS, "job", "fleet", "worker")]  # type: ignore[valid-type]
+#: an event id from the stream ("1764400000000-0"), "0" for every event kept, or "now"
+EVENT_ID = r"^(\d{1,20}-\d{1,20}|0|now)$"
+
+
+def _event_routes(
+    app: FastAPI, conn: Redis, settings: Settings, auth: list[Any], errors: dict[int | str, dict[str, Any]]
+) -> None:
+    keys = Keys(settings.claude_workers_prefix)
+
+    @app.get(
+        "/events",
+        tags=["events"],
+        dependencies=auth,
+        response_class=StreamingResponse,
+        responses={
+            **errors,
+            200: {
+                "description": "Server-sent events: `id` (send it back as Last-Event-ID), `event` (the kind), "
+                "`data` (JSON: kind, at, job, batch and the event's own fields).",
+                "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            },
+        },
+    )
+    def event_stream(
+        request: Request,
+        job: Annotated[str | None, Query(max_length=128, description="Only this job's events.")] = None,
+        batch: Annotated[str | None, Query(max_length=64, description="Only this batch's events.")] = None,
+        kind: Annotated[
+            list[EventKind], Query(description="Only these kinds (job.finished, ...) or families (job, fleet).")
+        ] = [],  # noqa: B006 - FastAPI reads the default, never mutates it
+        since: Annotated[
+            str | None,
+            Query(pattern=EVENT_ID, description="Start after this event id; 0: every event kept; now (default)."),
+        ] = None,
+    ) -> StreamingResponse:
+        """Job and fleet events as they happen (SSE). Reconnect with `Last-Event-ID` and none is missed."""
+        start = request.headers.get("last-event-id") or since or "now"
+        if not re.match(EVENT_ID, start):
+            raise HTTPException(422, "Last-Event-ID must be an id this stream sent.")
+        after = events.latest_id(conn, keys) if start == "now" else start
+        job_id = service.resolve(conn, settings, job) if job else None
+
+        def stream() -> Iterator[bytes]:
+            yield b"retry: 2000\n\n"
+            for event in events.follow(conn, keys, after, job=job_id, batch=batch, kinds=tuple(kind), block_ms=3000):
+                if event is None:
+                    yield b": keep-alive\n\n"
+                    continue
+                yield f"id: {event.id}\nevent: {event.kind}\ndata: {json.dumps(event.to_dict())}\n\n".encode()
+
+        return StreamingResponse(
+            stream(), media_type="text/event-stream", headers={"cache-control": "no-cache", "x-accel-buffering": "no"}
+        )

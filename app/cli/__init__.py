@@ -19,7 +19,7 @@ from app.proc import make_undumpable
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("app.cli.run:run_command", "Run PROMPT through Claude once, now, without the queue."),
     "submit": ("app.cli.submit:submit_command", "Queue PROMPT as a Claude job; --wait for its result."),
-    "jobs": ("app.cli.jobs:jobs_group", "List, show, requeue and cancel jobs."),
+    "jobs": ("app.cli.jobs:jobs_group", "List, show, watch, requeue and cancel jobs."),
     "batch": ("app.cli.batch:batch_group", "Submit a JSONL batch and read its results."),
     "status": ("app.cli.status:status_command", "The fleet at a glance: state, workers, queues."),
     "worker": ("app.cli.worker:worker_command", "Run one fleet worker (the container's entrypoint)."),

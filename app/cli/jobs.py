@@ -86,3 +86,41 @@ def cancel_command(job_id: str, as_json: bool) -> None:
     job = service.cancel(conn, settings, job_id)
     view = service.job_view(job, gate)
     click.echo(json.dumps(view, default=str) if as_json else f"{job.id} canceled")
+
+
+@jobs_group.command("watch")
+@click.argument("job_id", required=False)
+@click.option("--batch", "batch_id", help="Watch every job of this batch instead.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per event (the API's /events data).")
+def watch_command(job_id: str | None, batch_id: str | None, as_json: bool) -> None:
+    """Show a job's life as it happens (its events so far, then live), until it ends.
+
+    \b
+    claude-workers jobs watch ID           one job, until it finishes, fails or is canceled
+    claude-workers jobs watch --batch ID   a batch, until every job of it has ended
+    claude-workers jobs watch              every event of the fleet, until Ctrl-C
+    """
+    from app.fleet import events
+    from app.fleet.keys import Keys
+    from app.jobs import batch, service
+
+    if job_id and batch_id:
+        raise click.UsageError("Give a job id or --batch, not both.")
+    settings, conn = connect()
+    keys = Keys(settings.claude_workers_prefix)
+    if job_id:
+        job_id = service.resolve(conn, settings, job_id)
+    if batch_id:
+        batch.summary(conn, settings, batch_id)  # a batch that does not exist is an error, not a silent wait
+    after = "0" if (job_id or batch_id) else events.latest_id(conn, keys)
+    for event in events.follow(conn, keys, after, job=job_id, batch=batch_id):
+        if event is None:  # quiet: a job whose events were trimmed away may have ended long ago
+            if job_id and service.job_view(service.fetch(conn, job_id))["status"] in ("finished", "failed", "canceled"):
+                return
+            continue
+        click.echo(json.dumps(event.to_dict()) if as_json else render.event_line(event.to_dict()))
+        if event.kind in events.JOB_ENDS:
+            if job_id:
+                return
+            if batch_id and batch.summary(conn, settings, batch_id)["complete"]:
+                return

@@ -259,3 +259,12 @@ def outcome(view: dict[str, Any]) -> None:
         click.echo((view["result"] or {}).get("text", ""))
     else:
         click.echo(view["error"] or f"job {view['id']} {view['status']}", err=True)
+
+
+# -- events -------------------------------------------------------------------------------
+def event_line(event: dict[str, Any]) -> str:
+    """One event as a line: local time, kind, job, and what the event says."""
+    skip = {"id", "kind", "at", "job", "batch"}
+    details = "  ".join(f"{k}={v}" for k, v in event.items() if k not in skip and v not in (None, ""))
+    moment = time.strftime("%H:%M:%S", time.localtime(event["at"]))
+    return f"{moment}  {event['kind']:18} {event.get('job') or '-':32}  {details}".rstrip()

@@ -35,15 +35,22 @@ def describe(view: dict[str, Any]) -> str:
     return f"job {view['id'][:12]}: {status}{extra}" + (f" (attempt {attempts})" if attempts else "")
 
 
-def wait_for(conn: Any, settings: Any, job_id: str, timeout: float | None) -> dict[str, Any]:
-    """Poll until the job ends, showing a live status line on a terminal (plain lines otherwise)."""
+def wait_for(conn: Any, settings: Any, job_id: str, timeout: float | None, after: str) -> dict[str, Any]:
+    """Follow the job's events until it ends, showing a live status line on a terminal (plain lines otherwise).
+
+    ``after``: the event id from before the job was queued, so none of its events is missed.
+    """
+    from app.fleet import events
+    from app.fleet.keys import Keys
     from app.jobs import service
 
     deadline = None if timeout is None else time.monotonic() + timeout
     live = sys.stderr.isatty()
     last = ""
-    while True:
-        view = service.job_view(service.fetch(conn, job_id, settings), gate_state(conn, settings))
+    keys = Keys(settings.claude_workers_prefix)
+    for _ in events.follow(conn, keys, after, job=job_id, block_ms=2000):
+        # every event of the job, and each quiet 2 s (the countdown moves), shows where it stands
+        view = service.job_view(service.fetch(conn, job_id), gate_state(conn, settings))
         line = describe(view)
         if line != last:
             click.echo(("\r\033[K" + line) if live else line, err=True, nl=not live)
@@ -56,7 +63,7 @@ def wait_for(conn: Any, settings: Any, job_id: str, timeout: float | None) -> di
             if live:
                 click.echo("", err=True)
             raise click.ClickException(f"Job {job_id} is still {view['status']} after {timeout:g}s; it keeps running.")
-        time.sleep(0.5)
+    raise AssertionError("the event stream does not end")
 
 
 def print_outcome(view: dict[str, Any], as_json: bool) -> None:
@@ -82,7 +89,11 @@ def submit_command(prompt: str, wait: bool, wait_timeout: float | None, as_json:
 
     metadata = _metadata(options.pop("metadata"))
     spec = build(JobSpec, read_prompt(prompt), options, **({"metadata": metadata} if metadata else {}))
+    from app.fleet import events
+    from app.fleet.keys import Keys
+
     settings, conn = connect()
+    before = events.latest_id(conn, Keys(settings.claude_workers_prefix))
     job, created = enqueue(conn, settings, spec)
     if not wait:
         view = service.job_view(job, gate_state(conn, settings))
@@ -93,4 +104,4 @@ def submit_command(prompt: str, wait: bool, wait_timeout: float | None, as_json:
             if not created:
                 click.echo("(an existing job: the idempotency key matched)", err=True)
         return
-    print_outcome(wait_for(conn, settings, job.id, wait_timeout), as_json)
+    print_outcome(wait_for(conn, settings, job.id, wait_timeout, before), as_json)

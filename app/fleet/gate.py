@@ -16,7 +16,7 @@ import redis
 from redis import Redis
 
 from app.errors import FleetBlockingError
-from app.fleet import policy
+from app.fleet import events, policy
 from app.fleet.keys import Keys
 from app.fleet.state import FleetState
 from app.settings import Settings
@@ -91,6 +91,9 @@ class Gate:
             )
         )
         if changed:
+            events.emit(
+                self.conn, self.keys, "fleet.gate_closed", state=state.state, until=state.until, reason=state.reason
+            )
             log.warning(
                 "fleet gate closed: %s until %s (step %d, %s)",
                 state.state,
@@ -120,6 +123,7 @@ class Gate:
         )
         if changed and not before.is_open and state.is_open:
             log.info("fleet gate opened: Claude answered again after %s", before.state)
+            events.emit(self.conn, self.keys, "fleet.gate_opened", after=before.state)
         return state
 
     def credentials_changed(self) -> FleetState:
@@ -132,7 +136,10 @@ class Gate:
 
     # -- the probe lock ----------------------------------------------------------------
     def acquire_probe(self, owner: str) -> bool:
-        return bool(self.conn.set(self.keys.probe_lock, owner, nx=True, px=PROBE_LOCK_TTL_MS))
+        won = bool(self.conn.set(self.keys.probe_lock, owner, nx=True, px=PROBE_LOCK_TTL_MS))
+        if won:
+            events.emit(self.conn, self.keys, "fleet.probe", worker=owner)
+        return won
 
     def refresh_probe(self, owner: str) -> bool:
         return bool(self.conn.eval(_REFRESH_IF_OWNER, 1, self.keys.probe_lock, owner, PROBE_LOCK_TTL_MS))

@@ -36,7 +36,7 @@ from app.errors import (
     JobFailed,
     PermanentJobError,
 )
-from app.fleet import attempts, stats
+from app.fleet import attempts, events, stats
 from app.fleet.decision import Decision, Fate, decide
 from app.fleet.gate import Gate
 from app.fleet.keys import Keys
@@ -104,6 +104,7 @@ def guarded(call: Callable[[], T], settings: Settings | None = None) -> T | Retr
         if holder is None or holder != job.worker_name:
             attempts.record_deferral(job)
             stats.record(job.connection, keys, "deferrals")
+            events.emit_for(job, "job.waiting", state=state.state, until=state.until)
             log.info("job %s deferred: fleet is %s (waits without spending an attempt)", job.id, state.state)
             return _back_of_the_line(job, front=True)
         probe = True
@@ -111,6 +112,7 @@ def guarded(call: Callable[[], T], settings: Settings | None = None) -> T | Retr
 
     attempt = attempts.start_attempt(job, probe=probe)
     started = attempt["started_at"]
+    events.emit_for(job, "job.started", attempt=attempt["n"], probe=probe, worker=attempt["worker"])
 
     def ended(outcome: str, message: str | None = None, cost: float | None = None) -> None:
         attempts.finish_attempt(job, attempt, outcome, message)
@@ -152,6 +154,7 @@ def _carry_out(job: Job, keys: Keys, error: ClaudeError, decision: Decision, att
         raise failure from None
     if decision.fate is Fate.WAIT:
         stats.record(job.connection, keys, f"retries:{error.state}")
+        events.emit_for(job, "job.waiting", state=error.state, attempt=attempt_n)
         log.info(
             "job %s: %s (attempt %d, %s budget %d/%d): waits behind the gate",
             job.id,
@@ -163,6 +166,7 @@ def _carry_out(job: Job, keys: Keys, error: ClaudeError, decision: Decision, att
         )
         return _back_of_the_line(job, front=decision.front)
     stats.record(job.connection, keys, "retries:error")
+    events.emit_for(job, "job.retried", attempt=attempt_n, reason=type(error).__name__, delay=decision.delay)
     log.info(
         "job %s: %s; retry %d/%d in %ds",
         job.id,

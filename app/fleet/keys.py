@@ -35,6 +35,11 @@ class Keys:
         return f"{self.prefix}:events"
 
     @property
+    def event_stream(self) -> str:
+        """Stream: job and fleet events, capped (see ``events``)."""
+        return f"{self.prefix}:event-stream"
+
+    @property
     def credential(self) -> str:
         """Hash: the fleet's shared credential, encrypted, with its version (see ``shared_login``)."""
         return f"{self.prefix}:credential"

@@ -37,6 +37,7 @@ from rq.utils import now as utcnow
 from rq.worker import WorkerStatus
 
 from app.claude.credentials import CLAUDE_LOGIN_FILE, STORED_CREDENTIAL_FILE, inspect_credentials
+from app.fleet import events
 from app.fleet.gate import Gate
 from app.fleet.job import HideSentinelRetryCounts, final_failures_are_final
 from app.fleet.keys import RQ_WORKER_PREFIX, Keys
@@ -167,6 +168,23 @@ class ClaudeWorker(Worker):
         finally:
             self._putting_back = False
 
+    def handle_job_success(self, job: Job, queue: Queue, started_job_registry: Any, execution: Any) -> None:
+        super().handle_job_success(job, queue, started_job_registry, execution)
+        # after RQ stored the result: a client that reacts to the event finds the job finished
+        value = job.return_value(refresh=False)
+        cost = value.get("cost_usd") if isinstance(value, dict) else None
+        events.emit_for(job, "job.finished", cost_usd=cost)
+
+    def handle_job_failure(
+        self, job: Job, queue: Queue, started_job_registry: Any = None, exc_string: str = "", execution: Any = None
+    ) -> None:
+        super().handle_job_failure(job, queue, started_job_registry, exc_string, execution)
+        with contextlib.suppress(redis.RedisError):
+            if job.get_status(refresh=True) == JobStatus.FAILED:
+                events.emit_for(job, "job.failed", error=(job.meta or {}).get("error"))
+            else:  # RQ's crash safety net put it back
+                events.emit_for(job, "job.retried", reason="the job process died")
+
     def increment_failed_job_count(self, pipeline: Any = None) -> None:
         if not self._putting_back:
             super().increment_failed_job_count(pipeline)
@@ -252,6 +270,7 @@ class ClaudeWorker(Worker):
     def register_birth(self) -> None:
         super().register_birth()  # type: ignore[no-untyped-call]
         self.info.beat()
+        events.emit(self.connection, self.gate.keys, "worker.joined", worker=self.name)
         note_credential(self.connection, self.settings, self.info, force=True)
         if self.health_port and self.health_url:
             self.connection.hset(self.key, mapping={"health_port": self.health_port, "health_url": self.health_url})
@@ -338,6 +357,7 @@ class ClaudeWorker(Worker):
             log.exception("could not requeue job %s on shutdown; it will be recovered as abandoned", job_id)
 
     def teardown(self) -> None:
+        events.emit(self.connection, self.gate.keys, "worker.left", worker=self.name)
         if self._grace_timer is not None:
             self._grace_timer.cancel()
         self._release_probe()

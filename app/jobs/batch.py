@@ -123,7 +123,7 @@ def submit(
     for item in items:
         ident = hashlib.sha256(f"{batch_id}\0{item.custom_id}".encode()).hexdigest()[:24]
         spec = item.spec.model_copy(update={"idempotency_key": f"batch.{batch_id}.{ident}"})
-        job, created = enqueue(conn, settings, spec)
+        job, created = enqueue(conn, settings, spec, batch=batch_id)
         new += created
         conn.hsetnx(f"{key}:jobs", item.custom_id, job.id)
         if conn.sadd(f"{key}:seen", item.custom_id):

@@ -21,6 +21,7 @@ from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 
 from app.errors import ClaudeWorkersError
+from app.fleet import events
 from app.fleet.keys import Keys
 from app.fleet.state import FleetState
 from app.jobs.submit import queue_for
@@ -259,4 +260,5 @@ def cancel(conn: Redis, settings: Settings, job_id: str) -> Job:
             f"Job {job_id} is {public_status(job, None)}; only queued, waiting or scheduled jobs can be canceled."
         )
     job.cancel()
+    events.emit_for(job, "job.canceled")
     return fetch(conn, job_id)

@@ -16,6 +16,7 @@ from rq import Queue, Retry
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
+from app.fleet import events
 from app.fleet.keys import Keys
 from app.jobs import policy
 from app.jobs.run import run_claude_job
@@ -35,7 +36,7 @@ def queue_for(conn: Redis, settings: Settings) -> Queue:
     return Queue(Keys(settings.claude_workers_prefix).queue, connection=conn)
 
 
-def enqueue(conn: Redis, settings: Settings, spec: JobSpec) -> tuple[Job, bool]:
+def enqueue(conn: Redis, settings: Settings, spec: JobSpec, *, batch: str | None = None) -> tuple[Job, bool]:
     """Enqueue ``spec``. Returns the job and whether it is new (False: the idempotency key matched)."""
     policy.check(spec, settings)
     keys = Keys(settings.claude_workers_prefix)
@@ -56,8 +57,14 @@ def enqueue(conn: Redis, settings: Settings, spec: JobSpec) -> tuple[Job, bool]:
         retry=Retry(max=crash, interval=CRASH_RETRY_INTERVALS) if crash > 0 else None,
         at_front=spec.priority == "high",
         description=_describe(spec),
-        meta={"submitted_at": time.time(), "idempotency_key": spec.idempotency_key, "metadata": spec.metadata},
+        meta={
+            "submitted_at": time.time(),
+            "idempotency_key": spec.idempotency_key,
+            "metadata": spec.metadata,
+            "batch": batch,
+        },
     )
+    events.emit(conn, keys, "job.queued", job=job.id, batch=batch, priority=spec.priority)
     return job, True
 
 

@@ -188,7 +188,8 @@ def test_openapi_fuzzing_every_check_passes(fleet: Fleet) -> None:
 
         check()
 
-    operations = [operation.ok() for operation in schema.get_all_operations()]
+    # /events streams until the client leaves; tests/integration/test_events.py covers it
+    operations = [op for op in (o.ok() for o in schema.get_all_operations()) if op.path != "/events"]
     assert len(operations) >= 9
     for op in operations:
         fuzz(op)
