@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -57,12 +58,18 @@ def compose_command() -> list[str]:
 class Compose:
     """One compose project: the guide's file plus the fake Anthropic API, on its own ports."""
 
-    def __init__(self, *extra_files: str, **settings: str) -> None:
+    def __init__(self, *extra_files: str, guide_ports: bool = True, **settings: str) -> None:
+        """``guide_ports``: publish on the guide's 8080-8089 and 8000 when they are free (the guide's
+        story); False: on ports of the story's own, so stories never wait for each other's ports."""
         self.project = f"cwdocker{uuid.uuid4().hex[:8]}"
         # the guide's ports when they are free here, else the same layout shifted
         guide = [*range(8080, 8090), 8000]
-        self.health_base, self.api_port = (8080, 8000) if ports_free(guide) else (28080, 28000)
-        self.fake_port = 29000
+        if guide_ports and ports_free(guide):
+            self.health_base, self.api_port, self.fake_port = 8080, 8000, 29000
+        elif guide_ports:
+            self.health_base, self.api_port, self.fake_port = 28080, 28000, 29000
+        else:
+            self.health_base, self.api_port, self.fake_port = 38080, 38000, 39000
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("CLAUDE_", "ANTHROPIC_", "REDIS_URL"))},
             "COMPOSE_PROJECT_NAME": self.project,
@@ -105,6 +112,14 @@ class Compose:
 
     def down(self) -> None:
         self.run("down", "-v", "--remove-orphans", check=False, timeout=180)
+        # Docker releases published ports a moment after `down` returns: wait until nothing of ours is left
+        label = f"label=com.docker.compose.project={self.project}"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            left = subprocess.run(["docker", "ps", "-aq", "--filter", label], capture_output=True, text=True).stdout
+            if not left.strip():
+                break
+            time.sleep(0.5)
 
     # -- HTTP ------------------------------------------------------------------------
     def health(self, worker: int, path: str = "/health") -> dict[str, Any] | None:

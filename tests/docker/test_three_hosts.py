@@ -57,6 +57,7 @@ def three_hosts_override(path: Path) -> str:
 def compose(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Compose]:
     stack = Compose(
         three_hosts_override(tmp_path / "compose.three-hosts.yml"),
+        guide_ports=False,
         CLAUDE_WORKERS_SECRET_KEY=Fernet.generate_key().decode(),
         CLAUDE_OAUTH_TOKEN_URL="http://fake-anthropic:9000/v1/oauth/token",
         CLAUDE_OAUTH_REFRESH_MARGIN=str(REFRESH_MARGIN),
