@@ -62,6 +62,12 @@ class NDJSONResponse(StreamingResponse):
     media_type = "application/x-ndjson"
 
 
+class EventStreamResponse(StreamingResponse):
+    """Server-sent events."""
+
+    media_type = "text/event-stream"
+
+
 class Problem(BaseModel):
     detail: str | list[FieldProblem] = Field(description="What happened and what to do; per field for a 422.")
 
@@ -150,6 +156,12 @@ _BEARER = HTTPBearer(
     scheme_name="token",
     description="The fleet's CLAUDE_WORKERS_API_TOKEN. Not needed when the API runs without one (loopback only).",
 )
+
+
+def json_errors(errors: dict[int | str, dict[str, Any]]) -> dict[int | str, dict[str, Any]]:
+    """The error responses of a streaming route: still JSON (FastAPI would give them the stream's type)."""
+    problem = {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    return {code: {"description": "What happened and what to do.", "content": problem} for code in errors}
 
 
 def _authorizer(token: str | None) -> Callable[..., None]:
@@ -278,8 +290,15 @@ def _batch_routes(
     @app.get(
         "/batches/{batch_id}/results",
         tags=["batches"],
+        response_class=NDJSONResponse,
         dependencies=auth,
-        responses={**errors, 200: {"content": {"application/x-ndjson": {"schema": {"type": "string"}}}}},
+        responses={
+            **json_errors(errors),
+            200: {
+                "description": "One JSON object per line: custom_id, id, status, result, error.",
+                "content": {"application/x-ndjson": {"schema": {"type": "string"}}},
+            },
+        },
     )
     def batch_results(batch_id: str) -> StreamingResponse:
         """JSONL: one line per `custom_id`, in submission order."""
@@ -306,9 +325,9 @@ def _event_routes(
         "/events",
         tags=["events"],
         dependencies=auth,
-        response_class=StreamingResponse,
+        response_class=EventStreamResponse,
         responses={
-            **errors,
+            **json_errors(errors),
             200: {
                 "description": "Server-sent events: `id` (send it back as Last-Event-ID), `event` (the kind), "
                 "`data` (JSON: kind, at, job, batch and the event's own fields).",
@@ -343,6 +362,4 @@ def _event_routes(
                     continue
                 yield f"id: {event.id}\nevent: {event.kind}\ndata: {json.dumps(event.to_dict())}\n\n".encode()
 
-        return StreamingResponse(
-            stream(), media_type="text/event-stream", headers={"cache-control": "no-cache", "x-accel-buffering": "no"}
-        )
+        return EventStreamResponse(stream(), headers={"cache-control": "no-cache", "x-accel-buffering": "no"})

