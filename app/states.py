@@ -38,6 +38,8 @@ EXIT_CODES: dict[str, int] = {
 
 #: a job's public statuses (RQ's, plus ``waiting``: queued behind the closed gate)
 JOB_STATUSES = ("queued", "scheduled", "waiting", "started", "finished", "failed", "canceled")
+#: the statuses after which a job does nothing more (until someone requeues it)
+ENDED_STATUSES = ("finished", "failed", "canceled")
 
 
 def exit_code(state: str) -> int:

@@ -158,10 +158,16 @@ _BEARER = HTTPBearer(
 )
 
 
-def json_errors(errors: dict[int | str, dict[str, Any]]) -> dict[int | str, dict[str, Any]]:
-    """The error responses of a streaming route: still JSON (FastAPI would give them the stream's type)."""
+def streaming_responses(
+    errors: dict[int | str, dict[str, Any]], media_type: str, description: str
+) -> dict[int | str, dict[str, Any]]:
+    """The responses of a streaming route: its 200 is text of ``media_type``; its errors stay JSON
+    (FastAPI would give them the stream's type)."""
     problem = {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
-    return {code: {"description": "What happened and what to do.", "content": problem} for code in errors}
+    return {
+        **{code: {"description": "What happened and what to do.", "content": problem} for code in errors},
+        200: {"description": description, "content": {media_type: {"schema": {"type": "string"}}}},
+    }
 
 
 def _authorizer(token: str | None) -> Callable[..., None]:
@@ -292,13 +298,9 @@ def _batch_routes(
         tags=["batches"],
         response_class=NDJSONResponse,
         dependencies=auth,
-        responses={
-            **json_errors(errors),
-            200: {
-                "description": "One JSON object per line: custom_id, id, status, result, error.",
-                "content": {"application/x-ndjson": {"schema": {"type": "string"}}},
-            },
-        },
+        responses=streaming_responses(
+            errors, NDJSONResponse.media_type, "One JSON object per line: custom_id, id, status, result, error."
+        ),
     )
     def batch_results(batch_id: str) -> StreamingResponse:
         """JSONL: one line per `custom_id`, in submission order."""
@@ -326,14 +328,12 @@ def _event_routes(
         tags=["events"],
         dependencies=auth,
         response_class=EventStreamResponse,
-        responses={
-            **json_errors(errors),
-            200: {
-                "description": "Server-sent events: `id` (send it back as Last-Event-ID), `event` (the kind), "
-                "`data` (JSON: kind, at, job, batch and the event's own fields).",
-                "content": {"text/event-stream": {"schema": {"type": "string"}}},
-            },
-        },
+        responses=streaming_responses(
+            errors,
+            EventStreamResponse.media_type,
+            "Server-sent events: `id` (send it back as Last-Event-ID), `event` (the kind), "
+            "`data` (JSON: kind, at, job, batch and the event's own fields).",
+        ),
     )
     def event_stream(
         request: Request,

@@ -9,7 +9,7 @@ import click
 
 from app.cli import render
 from app.cli.context import connect, gate_state
-from app.states import JOB_STATUSES
+from app.states import ENDED_STATUSES, JOB_STATUSES
 
 if TYPE_CHECKING:
     from redis import Redis
@@ -115,7 +115,7 @@ def watch_command(job_id: str | None, batch_id: str | None, as_json: bool) -> No
     after = "0" if (job_id or batch_id) else events.latest_id(conn, keys)
     for event in events.follow(conn, keys, after, job=job_id, batch=batch_id):
         if event is None:  # quiet: a job whose events were trimmed away may have ended long ago
-            if job_id and service.job_view(service.fetch(conn, job_id))["status"] in ("finished", "failed", "canceled"):
+            if job_id and service.public_status(service.fetch(conn, job_id), None) in ENDED_STATUSES:
                 return
             continue
         click.echo(json.dumps(event.to_dict()) if as_json else render.event_line(event.to_dict()))

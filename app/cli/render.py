@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from app.fleet.state import ACTIONS
+from app.states import State
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -91,7 +92,7 @@ def last_worker(view: dict[str, Any]) -> str:
 # -- status -------------------------------------------------------------------------------
 def status(snap: FleetSnapshot) -> None:
     gate = snap.gate
-    closed = snap.state != "ready"
+    closed = snap.state != State.READY
     reason = gate.reason if not gate.is_open else "no worker has a Claude credential"
     console = terminal()
     probe = ""

@@ -12,8 +12,9 @@ from app.cli import render
 from app.cli.context import connect, echo_json, gate_state
 from app.cli.options import build, options_of, read_prompt
 from app.jobs.spec import JobSpec
+from app.states import ENDED_STATUSES
 
-FINAL = ("finished", "failed", "canceled")
+FINAL = ENDED_STATUSES
 
 
 def _metadata(values: tuple[str, ...]) -> dict[str, str]:

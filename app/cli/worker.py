@@ -13,6 +13,7 @@ import socket
 
 import click
 import redis
+from redis import Redis
 
 from app import place
 from app.claude.credentials import inspect_credentials
@@ -49,11 +50,10 @@ def banner(port: int) -> str:
     return "\n" + "\n".join(lines) + "\n"
 
 
-def announce_missing_login(settings: Settings, port: int) -> None:
+def announce_missing_login(conn: Redis, settings: Settings, port: int) -> None:
     """One banner per fleet: the first worker to find no login shows it; the others say one line."""
     keys = Keys(settings.claude_workers_prefix)
     try:
-        conn = connect(settings, socket_timeout=2, connect_timeout=1)
         first = bool(conn.set(keys.login_banner, f"{socket.gethostname()}:{port}", nx=True, ex=BANNER_EVERY_S))
     except redis.RedisError:
         first = True
@@ -70,8 +70,10 @@ def start_health(settings: Settings, info: WorkerInfo) -> tuple[HealthServer, in
     return server, port
 
 
-def share_login(settings: Settings, info: WorkerInfo) -> None:
-    """Take the fleet's shared credential (if any) now, then keep taking every new version of it."""
+def share_login(settings: Settings, info: WorkerInfo) -> Redis:
+    """Take the fleet's shared credential (if any) now, then keep taking every new version of it.
+
+    Returns the connection its thread uses, for the rest of the login's start-up."""
     conn = connect(settings, socket_timeout=10)
     sync = CredentialSync(conn, settings, settings.claude_workers_credential_poll)
     with contextlib.suppress(redis.RedisError, OSError):
@@ -81,6 +83,7 @@ def share_login(settings: Settings, info: WorkerInfo) -> None:
     sync.start()
     if settings.claude_workers_secret_key is not None:
         log.info("credentials: shared through Redis, encrypted (CLAUDE_WORKERS_SECRET_KEY is set)")
+    return conn
 
 
 def announce_sandbox(settings: Settings) -> None:
@@ -117,7 +120,7 @@ def worker_command(burst: bool, redis_wait: float | None) -> None:
     log.info("waiting for Redis at %s", redact_url(settings.effective_redis_url))
     wait_for_redis(settings, timeout=wait)
     info = WorkerInfo()
-    share_login(settings, info)
+    login_conn = share_login(settings, info)
     report = inspect_credentials(settings)
     _, port = start_health(settings, info)
     log.info("health on http://%s:%d/health (also /live, /ready, /auth, /metrics)", settings.health_host, port)
@@ -126,7 +129,7 @@ def worker_command(burst: bool, redis_wait: float | None) -> None:
     for ignored in report.ignored:
         log.info("credentials: ignored %s", ignored)
     if report.credential is None:
-        announce_missing_login(settings, port)
+        announce_missing_login(login_conn, settings, port)
     else:
         log.info("credentials: %s from %s", report.credential.kind.value, report.credential.source)
     announce_sandbox(settings)

@@ -23,9 +23,10 @@ from app.jobs import policy, service
 from app.jobs.spec import JobSpec
 from app.jobs.submit import enqueue
 from app.settings import Settings
+from app.states import ENDED_STATUSES
 
 MAX_BATCH = 100_000
-DONE = ("finished", "failed", "canceled")
+DONE = ENDED_STATUSES
 _KEEP_EXTRA_S = 30 * 86400
 
 

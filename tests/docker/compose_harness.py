@@ -20,6 +20,15 @@ from tests.fleet_harness import ports_free
 
 FAKE_API_OVERRIDE = "tests/docker/compose.fake-api.yml"
 
+#: what every Docker story is marked with: it runs only under `make docker-test`, which starts the engine
+DOCKER_STORY = [
+    pytest.mark.docker,
+    pytest.mark.skipif(
+        os.environ.get("CLAUDE_WORKERS_DOCKER_TESTS") != "1", reason="needs a Docker engine: run `make docker-test`"
+    ),
+    pytest.mark.timeout(900),
+]
+
 #: fast recovery after a SIGKILL or a lost host, so a story takes seconds where production takes a minute
 FAST_RECOVERY = {
     "CLAUDE_JOB_MONITORING_INTERVAL": "2",

@@ -12,17 +12,10 @@ from typing import Any
 
 import pytest
 
-from tests.docker.compose_harness import FAST_RECOVERY, Compose, brought_down
+from tests.docker.compose_harness import DOCKER_STORY, FAST_RECOVERY, Compose, brought_down
 from tests.fleet_harness import wait_until
 
-pytestmark = [
-    pytest.mark.docker,
-    pytest.mark.skipif(
-        __import__("os").environ.get("CLAUDE_WORKERS_DOCKER_TESTS") != "1",
-        reason="needs a Docker engine: run `make docker-test`",
-    ),
-    pytest.mark.timeout(900),
-]
+pytestmark = DOCKER_STORY
 
 API_KEY = "sk-ant-docker-story-key"
 OAUTH_TOKEN = "sk-ant-oat01-docker-story-token"

@@ -20,17 +20,10 @@ import yaml
 from cryptography.fernet import Fernet
 
 from tests.conftest import ROOT
-from tests.docker.compose_harness import FAST_RECOVERY, Compose, brought_down
+from tests.docker.compose_harness import DOCKER_STORY, FAST_RECOVERY, Compose, brought_down
 from tests.docker.test_guide_story import all_workers, finished, wait_for
 
-pytestmark = [
-    pytest.mark.docker,
-    pytest.mark.skipif(
-        __import__("os").environ.get("CLAUDE_WORKERS_DOCKER_TESTS") != "1",
-        reason="needs a Docker engine: run `make docker-test`",
-    ),
-    pytest.mark.timeout(900),
-]
+pytestmark = DOCKER_STORY
 
 API_KEY = "sk-ant-three-hosts-key"
 HOSTS = ("worker", "worker-b", "worker-c")
