@@ -77,14 +77,17 @@ def ports_free(ports: list[int]) -> bool:
     return all(port_free(port) for port in ports)
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float, interval: float = 0.1, what: str = "condition") -> Any:
+def wait_until(
+    predicate: Callable[[], Any], timeout: float, interval: float = 0.1, what: str | Callable[[], str] = "condition"
+) -> Any:
+    """``predicate``'s first truthy value; ``what`` (or what it returns, at the timeout) names the wait."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+            raise AssertionError(f"timed out after {timeout}s waiting for {what() if callable(what) else what}")
         time.sleep(interval)
 
 
@@ -200,6 +203,9 @@ class Fleet:
                 conn.delete(key)
 
 
+LOG_TAIL = 150
+
+
 @contextlib.contextmanager
 def running_fleet(redis_url: str, tmp_path: Path, **env: str) -> Iterator[Fleet]:
     prefix = f"cwt-{uuid.uuid4().hex[:8]}"
@@ -209,6 +215,10 @@ def running_fleet(redis_url: str, tmp_path: Path, **env: str) -> Iterator[Fleet]
     fleet = Fleet(redis_url, prefix, config_dir, logs, dict(env))
     try:
         yield fleet
+    except BaseException:
+        # what the workers said is the first thing a failed CI run needs; pytest shows it with the failure
+        print(f"--- worker logs (last {LOG_TAIL} lines) ---\n" + "\n".join(fleet.log_text().splitlines()[-LOG_TAIL:]))
+        raise
     finally:
         fleet.stop()
         fleet.cleanup_keys()

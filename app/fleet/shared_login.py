@@ -256,6 +256,12 @@ class CredentialSync:
                     chore()
                 except (redis.RedisError, OSError) as exc:
                     log.debug("credentials: %s failed this time (%s)", getattr(chore, "__name__", chore), exc)
+                except Exception as exc:  # a dead thread would leave this host on an expiring login for good
+                    log.warning(
+                        "credentials: %s failed (%s); the next look tries again",
+                        getattr(chore, "__qualname__", chore),
+                        type(exc).__name__,
+                    )
             self._stop.wait(self.interval)
 
     def start(self) -> None:

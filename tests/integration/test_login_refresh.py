@@ -15,7 +15,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from tests.fakes.anthropic_api import FakeAnthropicAPI
-from tests.fleet_harness import free_port, running_fleet, wait_until
+from tests.fleet_harness import Fleet, free_port, running_fleet, wait_until
 from tests.integration.test_shared_login import auth_manager, authenticated
 
 pytestmark = pytest.mark.integration
@@ -54,9 +54,14 @@ def test_three_hosts_refresh_once_per_expiry_and_no_job_sees_an_auth_error(
         started = time.time()
         ids: list[str] = []
         while time.time() - started < RUN_FOR:  # jobs keep coming while tokens expire underneath them
-            ids += fleet.enqueue(3)
+            ids += fleet.enqueue(3)  # a job that failed is reported below with its attempts, not waited on
             want = len(ids)
-            wait_until(lambda want=want: fleet.finished() >= want, 60, interval=0.2, what="the jobs so far")
+            wait_until(
+                lambda want=want: fleet.finished() + fleet.failed() >= want,
+                60,
+                interval=0.2,
+                what=lambda ids=ids: _jobs_so_far(fleet, ids),
+            )
         elapsed = time.time() - started
         logs = fleet.log_text()
 
@@ -71,3 +76,13 @@ def test_three_hosts_refresh_once_per_expiry_and_no_job_sees_an_auth_error(
     # the shared pair is the newest on every host, and it is one the endpoint issued last
     final = [json.loads((h / ".credentials.json").read_text())["claudeAiOauth"]["refreshToken"] for h in hosts]
     assert len(set(final)) == 1 and final[0] in issuer.live_refresh
+
+
+def _jobs_so_far(fleet: Fleet, ids: list[str]) -> str:
+    """What each unfinished job is doing, for the failure message."""
+    rows = []
+    for job_id in ids:
+        job = fleet.job(job_id)
+        if job.get_status() != "finished":
+            rows.append(f"{job_id} {job.get_status()} {job.meta.get('attempts')}")
+    return "the jobs so far; unfinished: " + "; ".join(rows)

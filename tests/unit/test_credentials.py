@@ -165,3 +165,30 @@ def test_child_env_carries_exactly_one_credential(make_settings: MakeSettings, i
 def test_blank_secrets_mean_unset(make_settings: MakeSettings) -> None:
     settings = make_settings(claude_workers_api_token=SecretStr("  "), anthropic_api_key=SecretStr(""))
     assert settings.claude_workers_api_token is None and settings.anthropic_api_key is None
+
+
+def test_the_credential_sync_outlives_a_chore_that_breaks(
+    make_settings: MakeSettings, redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A chore's bug must not end the thread: the host would stop following the fleet's login."""
+    from redis import Redis
+
+    from app.fleet.shared_login import CredentialSync
+
+    sync = CredentialSync(Redis.from_url(redis_url), make_settings(claude_workers_prefix="cwt-sync"), interval=0.01)
+    looks: list[int] = []
+
+    def breaks() -> None:
+        looks.append(1)
+        raise KeyError("access_token")
+
+    sync.also(breaks)
+    sync.start()
+    try:
+        deadline = time.monotonic() + 10
+        while len(looks) < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        sync.stop()
+    assert len(looks) >= 3
+    assert "breaks failed (KeyError); the next look tries again" in caplog.text
