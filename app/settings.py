@@ -161,6 +161,28 @@ class Settings(BaseSettings):
         description="Seconds before a claude.ai login's access token expires when one worker refreshes it for all.",
     )
 
+    # --- webhooks: a POST when a job or batch ends (app/jobs/webhooks.py) ----------
+    claude_workers_webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="Shared secret that signs every webhook (HMAC-SHA256); the API and the workers need the same. "
+        "Unset: jobs with a callback_url are refused. "
+        "Make one: python -c 'import secrets; print(secrets.token_hex(32))'",
+    )
+    claude_workers_webhook_allow_private: bool = Field(
+        default=False,
+        description="Allow callback URLs on loopback, link-local and private addresses (a receiver inside "
+        "your own network). Off: only public addresses, checked at submit and again at each delivery.",
+    )
+    claude_workers_webhook_retry_delays: str = Field(
+        default="10,30,120,600,1800,3600",
+        pattern=r"^\s*\d+(\.\d+)?(\s*,\s*\d+(\.\d+)?)*\s*$",
+        description="Seconds before each retry of a webhook the receiver did not accept (2xx); one delivery "
+        "more than there are delays, then it is given up (recorded on the job).",
+    )
+    claude_workers_webhook_timeout: float = Field(
+        default=10.0, gt=0, le=120, description="Seconds a webhook receiver has to answer."
+    )
+
     # --- credentials the worker's own environment may carry -----------------------
     anthropic_api_key: SecretStr | None = None
     claude_code_oauth_token: SecretStr | None = None
@@ -173,6 +195,7 @@ class Settings(BaseSettings):
     @field_validator(
         "claude_workers_api_token",
         "claude_workers_secret_key",
+        "claude_workers_webhook_secret",
         "anthropic_api_key",
         "claude_code_oauth_token",
         "anthropic_auth_token",
@@ -190,6 +213,10 @@ class Settings(BaseSettings):
     @property
     def job_retry_delays(self) -> list[int]:
         return [int(v) for v in self.claude_job_retry_delays.split(",")]
+
+    @property
+    def webhook_retry_delays(self) -> list[float]:
+        return [float(v) for v in self.claude_workers_webhook_retry_delays.split(",")]
 
     @property
     def data_dir(self) -> Path:

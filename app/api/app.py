@@ -12,7 +12,7 @@ from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response, S
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from redis import Redis
 
 from app import __version__
@@ -25,8 +25,9 @@ from app.fleet.gate import Gate
 from app.fleet.keys import Keys
 from app.fleet.snapshot import take
 from app.jobs import batch, service
+from app.jobs.callback_url import CallbackRefused
 from app.jobs.policy import PolicyViolation
-from app.jobs.spec import JobSpec
+from app.jobs.spec import JobSpec, callback_url_grammar
 from app.jobs.submit import enqueue
 from app.redis_conn import connect
 from app.settings import Settings
@@ -48,6 +49,16 @@ class BatchIn(BaseModel):
         pattern=r"^[A-Za-z0-9_-]{1,64}$",
         description="Your id for the batch; submitting the same id again queues only the items not queued yet.",
     )
+    callback_url: str | None = Field(
+        default=None,
+        max_length=2048,
+        description="When the batch's last job ends, POST the batch summary here, signed (docs/webhooks.md).",
+    )
+
+    @field_validator("callback_url")
+    @classmethod
+    def _callback_url(cls, value: str | None) -> str | None:
+        return None if value is None else callback_url_grammar(value)
 
 
 class FieldProblem(BaseModel):
@@ -115,7 +126,7 @@ def _install_error_handlers(app: FastAPI) -> None:
             status = 404
         elif isinstance(exc, PolicyViolation):
             status = 403
-        elif isinstance(exc, batch.BatchInvalid):
+        elif isinstance(exc, batch.BatchInvalid | CallbackRefused):
             status = 422
         else:
             status = 409
@@ -286,7 +297,7 @@ def _batch_routes(
     def submit_batch(body: BatchIn) -> dict[str, Any]:
         """Queue many jobs keyed by `custom_id`. Submitting the same batch again enqueues nothing twice."""
         items = batch.parse_items((i + 1, job.model_dump(exclude_unset=True)) for i, job in enumerate(body.jobs))
-        return batch.submit(conn, settings, items, body.batch_id)
+        return batch.submit(conn, settings, items, body.batch_id, callback=body.callback_url)
 
     @app.get("/batches/{batch_id}", tags=["batches"], response_model=BatchSummary, dependencies=auth, responses=errors)
     def batch_summary(batch_id: str) -> dict[str, Any]:

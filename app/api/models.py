@@ -50,6 +50,17 @@ class Result(BaseModel):
     )
 
 
+class WebhookTry(BaseModel):
+    delivery: str = Field(description="The delivery id (X-Claude-Workers-Delivery): the same on each of its tries.")
+    event: str = Field(description="job.finished, job.failed, job.canceled or batch.ended.")
+    try_: int = Field(alias="try", description="1 for the first try of this delivery.")
+    at: float = Field(description="Unix time of the try.")
+    status_code: int | None = Field(description="The receiver's answer; null when none came.")
+    error: str | None = Field(description="Why there was no answer (or why it was not sent).")
+    accepted: bool = Field(description="True for a 2xx answer: nothing more is sent.")
+    next_try_at: float | None = Field(description="Unix time of the next try; null once accepted or given up.")
+
+
 class JobView(BaseModel):
     id: str = Field(description="The job id; any unique prefix of it works wherever an id is asked for.")
     status: Status = Field(
@@ -72,6 +83,9 @@ class JobView(BaseModel):
     )
     result: Result | None = Field(description="The answer, once finished.")
     error: str | None = Field(description="Why it failed and what to do, once failed.")
+    webhooks: list[WebhookTry] | None = Field(
+        default=None, description="Jobs with a callback_url: every try of every webhook sent for it, oldest first."
+    )
 
 
 class JobCreated(BaseModel):

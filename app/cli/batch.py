@@ -20,23 +20,33 @@ def batch_group() -> None:
 @batch_group.command("submit")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--batch-id", help="Name the batch (default: a hash of the file's content).")
+@click.option(
+    "--callback-url",
+    help="When the batch's last job ends, POST its summary here, signed with CLAUDE_WORKERS_WEBHOOK_SECRET.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the batch summary as JSON.")
-def submit_command(file: Path, batch_id: str | None, as_json: bool) -> None:
+def submit_command(file: Path, batch_id: str | None, callback_url: str | None, as_json: bool) -> None:
     """Queue one job per line of FILE (a job spec with a custom_id). Re-running it enqueues nothing twice.
 
     \b
     Line format:  {"custom_id": "q1", "prompt": "Summarise ...", "model": "sonnet"}
     """
     from app.jobs import batch
+    from app.jobs.spec import callback_url_grammar
 
     try:
         text = file.read_text()
     except UnicodeDecodeError:
         raise click.BadParameter("the file is not UTF-8 text", param_hint="FILE") from None
     items = batch.parse_jsonl(text)
+    if callback_url is not None:
+        try:
+            callback_url_grammar(callback_url)
+        except ValueError as exc:
+            raise click.BadParameter(f"{exc}", param_hint="--callback-url") from None
     settings, conn = connect()
     with click.progressbar(length=len(items), label="submitting", file=sys.stderr) as bar:
-        summary = batch.submit(conn, settings, items, batch_id, progress=lambda _: bar.update(1))
+        summary = batch.submit(conn, settings, items, batch_id, progress=lambda _: bar.update(1), callback=callback_url)
     if as_json:
         echo_json(summary)
     else:

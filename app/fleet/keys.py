@@ -69,8 +69,37 @@ class Keys:
         return f"{self.prefix}:stats:worker:{worker}"
 
     def batch(self, batch_id: str) -> str:
-        """Hash: one batch's custom_id -> job id (see ``app.jobs.batch``)."""
+        """The stem of one batch's keys (``:jobs``, ``:order``, ``:seen``; see ``app.jobs.batch``)."""
         return f"{self.prefix}:batch:{batch_id}"
+
+    def batch_order(self, batch_id: str) -> str:
+        """List: the batch's custom_ids in submission order."""
+        return f"{self.batch(batch_id)}:order"
+
+    def batch_ended(self, batch_id: str) -> str:
+        """Set: the batch's jobs that have ended (a requeue takes one out again)."""
+        return f"{self.batch(batch_id)}:ended"
+
+    def batch_callback(self, batch_id: str) -> str:
+        """String: where the batch's webhook goes when its last job ends."""
+        return f"{self.batch(batch_id)}:callback"
+
+    def batch_callback_sent(self, batch_id: str) -> str:
+        """String: the batch's webhook is owed or sent (a re-submission does not send another)."""
+        return f"{self.batch(batch_id)}:callback-sent"
+
+    @property
+    def webhook_queue(self) -> str:
+        """Sorted set: webhook delivery id -> when it is due (see ``deliveries``)."""
+        return f"{self.prefix}:webhooks"
+
+    def webhook(self, delivery_id: str) -> str:
+        """Hash: one webhook delivery (what, where, which try, the body once built)."""
+        return f"{self.prefix}:webhook:{delivery_id}"
+
+    def webhook_log(self, subject: str) -> str:
+        """List of JSON: every try of every webhook of one job or batch, in order."""
+        return f"{self.prefix}:webhook-log:{subject}"
 
     # RQ's own keys of our queue, for reads that must not run RQ's cleanups as a side effect
     @property

@@ -17,9 +17,10 @@ from pydantic import ValidationError
 from redis import Redis
 
 from app.errors import ClaudeWorkersError
+from app.fleet import deliveries
 from app.fleet.gate import Gate
 from app.fleet.keys import Keys
-from app.jobs import policy, service
+from app.jobs import callback_url, policy, service
 from app.jobs.spec import JobSpec
 from app.jobs.submit import enqueue
 from app.settings import Settings
@@ -109,14 +110,25 @@ def _key(settings: Settings, batch_id: str) -> str:
 
 
 def submit(
-    conn: Redis, settings: Settings, items: list[BatchItem], batch_id: str | None = None, progress: Any = None
+    conn: Redis,
+    settings: Settings,
+    items: list[BatchItem],
+    batch_id: str | None = None,
+    progress: Any = None,
+    callback: str | None = None,
 ) -> dict[str, Any]:
-    """Enqueue every item once. ``progress`` (optional) is called with each item as it is done."""
+    """Enqueue every item once. ``progress`` (optional) is called with each item as it is done;
+    ``callback`` gets the batch's webhook when its last job ends."""
+    callback_url.check_callback(callback, settings)
+    checked: set[str] = set()  # a URL's host is resolved once, not once per job
     for item in items:  # the whole batch is allowed, or nothing of it is queued
         try:
             policy.check(item.spec, settings)
-        except policy.PolicyViolation as exc:
-            raise policy.PolicyViolation(f"Job {item.custom_id!r}: {exc.message}", hint=exc.hint) from None
+            if item.spec.callback_url is not None and item.spec.callback_url not in checked:
+                callback_url.check_callback(item.spec.callback_url, settings)
+                checked.add(item.spec.callback_url)
+        except (policy.PolicyViolation, callback_url.CallbackRefused) as exc:
+            raise type(exc)(f"Job {item.custom_id!r}: {exc.message}", hint=exc.hint) from None
     batch_id = batch_id or content_id(items)
     key = _key(settings, batch_id)
     ttl = settings.claude_result_ttl + _KEEP_EXTRA_S
@@ -128,17 +140,19 @@ def submit(
         new += created
         conn.hsetnx(f"{key}:jobs", item.custom_id, job.id)
         if conn.sadd(f"{key}:seen", item.custom_id):
-            conn.rpush(f"{key}:order", item.custom_id)
+            conn.rpush(Keys(settings.claude_workers_prefix).batch_order(batch_id), item.custom_id)
         if progress is not None:
             progress(item)
     for suffix in (":jobs", ":order", ":seen"):
         conn.expire(f"{key}{suffix}", ttl)
+    if callback is not None:  # armed only now: a fast first job must not find the batch "complete"
+        deliveries.arm_batch(conn, Keys(settings.claude_workers_prefix), batch_id, callback)
     return {"id": batch_id, "total": len(items), "new": new, "existing": len(items) - new}
 
 
 def _mapping(conn: Redis, settings: Settings, batch_id: str) -> tuple[list[str], dict[str, str]]:
     key = _key(settings, batch_id)
-    order = [c.decode() for c in conn.lrange(f"{key}:order", 0, -1)]  # type: ignore[union-attr]
+    order = [c.decode() for c in conn.lrange(Keys(settings.claude_workers_prefix).batch_order(batch_id), 0, -1)]  # type: ignore[union-attr]
     if not order:
         raise BatchNotFound(f"No batch {batch_id!r}.", hint="Submit one with: claude-workers batch submit FILE.jsonl")
     raw = conn.hgetall(f"{key}:jobs")

@@ -21,7 +21,7 @@ from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 
 from app.errors import ClaudeWorkersError
-from app.fleet import events
+from app.fleet import deliveries, events
 from app.fleet.keys import Keys
 from app.fleet.state import FleetState
 from app.jobs.submit import queue_for
@@ -144,6 +144,8 @@ def job_view(job: Job, gate: FleetState | None = None) -> dict[str, Any]:
         view["result"] = value if isinstance(value, dict) else {"text": str(value)}
     if status == "failed":
         view["error"] = _failure_text(job)
+    if meta.get("callback_url"):
+        view["webhooks"] = deliveries.history(job.connection, Keys(job.origin), job.id)
     return view
 
 
@@ -261,4 +263,5 @@ def cancel(conn: Redis, settings: Settings, job_id: str) -> Job:
         )
     job.cancel()
     events.emit_for(job, "job.canceled")
+    deliveries.job_ended(job, "job.canceled")
     return fetch(conn, job_id)

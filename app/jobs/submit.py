@@ -18,7 +18,7 @@ from rq.job import Job
 
 from app.fleet import events
 from app.fleet.keys import Keys
-from app.jobs import policy
+from app.jobs import callback_url, policy
 from app.jobs.run import run_claude_job
 from app.jobs.spec import JobSpec
 from app.settings import Settings
@@ -39,6 +39,7 @@ def queue_for(conn: Redis, settings: Settings) -> Queue:
 def enqueue(conn: Redis, settings: Settings, spec: JobSpec, *, batch: str | None = None) -> tuple[Job, bool]:
     """Enqueue ``spec``. Returns the job and whether it is new (False: the idempotency key matched)."""
     policy.check(spec, settings)
+    callback_url.check_callback(spec.callback_url, settings)
     keys = Keys(settings.claude_workers_prefix)
     job_id = uuid.uuid4().hex
     if spec.idempotency_key:
@@ -62,6 +63,7 @@ def enqueue(conn: Redis, settings: Settings, spec: JobSpec, *, batch: str | None
             "idempotency_key": spec.idempotency_key,
             "metadata": spec.metadata,
             "batch": batch,
+            "callback_url": spec.callback_url,
         },
     )
     events.emit(conn, keys, "job.queued", job=job.id, batch=batch, priority=spec.priority)
