@@ -11,6 +11,7 @@ import tempfile
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -134,6 +135,11 @@ class Settings(BaseSettings):
         default=6 * 3600.0, gt=0, allow_inf_nan=False, description="The most timeout (seconds) a job may ask."
     )
     claude_workers_api_max_body: int = Field(default=1_048_576, ge=1024, description="Largest request body, bytes.")
+    claude_workers_timezone: str = Field(
+        default="UTC",
+        description="The operator's time zone (an IANA name such as Europe/Berlin): where a day and a week of "
+        "spending begin and end.",
+    )
 
     # --- the login shared across hosts (app/fleet/shared_login.py) -----------------
     claude_workers_secret_key: SecretStr | None = Field(
@@ -191,6 +197,21 @@ class Settings(BaseSettings):
     @property
     def config_dir(self) -> Path:
         return self.claude_config_dir.expanduser()
+
+    @field_validator("claude_workers_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"{value!r} is not a time zone name this machine knows (e.g. UTC, Europe/Berlin)"
+            ) from None
+        return value
+
+    @property
+    def timezone(self) -> ZoneInfo:
+        return ZoneInfo(self.claude_workers_timezone)
 
     @field_validator(
         "claude_workers_api_token",

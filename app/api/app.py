@@ -15,10 +15,10 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from redis import Redis
 
-from app import __version__
+from app import __version__, place
 from app.access import bearer_matches, names_this_machine
-from app.api import docs
-from app.api.models import BatchCreated, BatchSummary, FleetView, JobCreated, JobPage, JobView, Status
+from app.api import docs, ui
+from app.api.models import BatchCreated, BatchList, BatchSummary, FleetView, JobCreated, JobPage, JobView, Status
 from app.errors import ClaudeWorkersError
 from app.fleet import events
 from app.fleet.gate import Gate
@@ -31,6 +31,7 @@ from app.jobs.spec import JobSpec, callback_url_grammar
 from app.jobs.submit import enqueue
 from app.redis_conn import connect
 from app.settings import Settings
+from app.states import State
 
 
 class BatchItemIn(JobSpec):
@@ -187,6 +188,8 @@ def _authorizer(token: str | None) -> Callable[..., None]:
     ) -> None:
         if token is None:
             return
+        if request.method == "GET" and ui.cookie_matches(request, token):
+            return  # the dashboard's session: reads only
         if not bearer_matches(request.headers.get("authorization"), token):
             raise HTTPException(
                 401, "Send Authorization: Bearer <CLAUDE_WORKERS_API_TOKEN>.", headers={"WWW-Authenticate": "Bearer"}
@@ -207,6 +210,7 @@ def create_app(settings: Settings, conn: Redis | None = None) -> FastAPI:
         redoc_url=None,
     )
     docs.install(app)
+    ui.install(app, token)
     _install_guards(app, settings)
     authorize = _authorizer(token)
 
@@ -275,8 +279,11 @@ def create_app(settings: Settings, conn: Redis | None = None) -> FastAPI:
 
     @app.get("/fleet", tags=["fleet"], response_model=FleetView, dependencies=auth, responses=errors)
     def fleet() -> dict[str, Any]:
-        """The fleet state, workers, queue depths and the failed count."""
-        return take(conn, settings).to_dict()
+        """The fleet state with what to do about it, workers, queue depths, and what jobs cost today."""
+        view = take(conn, settings).to_dict()
+        if State(view["state"]).needs_a_login:
+            view["command"] = place.setup_commands()[0]
+        return view
 
     _batch_routes(app, conn, settings, auth, errors)
     _event_routes(app, conn, settings, auth, errors)
@@ -298,6 +305,11 @@ def _batch_routes(
         """Queue many jobs keyed by `custom_id`. Submitting the same batch again enqueues nothing twice."""
         items = batch.parse_items((i + 1, job.model_dump(exclude_unset=True)) for i, job in enumerate(body.jobs))
         return batch.submit(conn, settings, items, body.batch_id, callback=body.callback_url)
+
+    @app.get("/batches", tags=["batches"], response_model=BatchList, dependencies=auth, responses=errors)
+    def list_batches(limit: Annotated[int, Query(ge=1, le=200)] = 20) -> dict[str, Any]:
+        """The most recent batches and how many of each one's jobs have ended."""
+        return {"batches": batch.recent(conn, settings, limit)}
 
     @app.get("/batches/{batch_id}", tags=["batches"], response_model=BatchSummary, dependencies=auth, responses=errors)
     def batch_summary(batch_id: str) -> dict[str, Any]:

@@ -123,6 +123,7 @@ class Gate(BaseModel):
 class Queues(BaseModel):
     queued: int = Field(description="Jobs on the queue.")
     runnable: int = Field(description="Jobs a new worker could start now (0 while the gate is closed).")
+    waiting: int = Field(description="Queued jobs waiting behind the closed gate (0 while it is open).")
     scheduled: int = Field(description="Retries waiting for their time.")
     started: int = Field(description="Jobs running now.")
     finished: int = Field(description="Finished jobs still kept.")
@@ -138,6 +139,15 @@ class Worker(BaseModel):
     health_url: str | None = Field(description="Its /health address as it announced it.")
     health_slot: int | None = Field(description="Its slot N: the compose health gateway serves it on port 8080+N.")
     credential: bool | None = Field(description="Whether it has a Claude credential (null: not reported yet).")
+    started_at: str | None = Field(description="When the worker started (ISO 8601, UTC): its uptime.")
+
+
+class Spend(BaseModel):
+    today_usd: float = Field(
+        description="US dollars Claude jobs cost today (reported by the CLI, estimated for the API)."
+    )
+    this_week_usd: float = Field(description="US dollars since Monday, today included.")
+    timezone: str = Field(description="Where days begin (CLAUDE_WORKERS_TIMEZONE).")
 
 
 class FleetView(BaseModel):
@@ -145,10 +155,15 @@ class FleetView(BaseModel):
         description="The fleet state word: the gate's, or auth_required while no worker has a credential."
     )
     label: str = Field(description="The state in the user guide's words.")
+    action: str = Field(description="What an operator should do about the state, in words.")
+    command: str | None = Field(
+        default=None, description="The exact command that fixes the state, where one does (e.g. the login)."
+    )
     gate: Gate = Field(description="The gate record: why it is closed and until when.")
     probe_holder: str | None = Field(description="The worker running the probe now, if any.")
     queues: Queues = Field(description="Queue depths.")
     workers: list[Worker] = Field(description="Workers alive now.")
+    spend: Spend = Field(description="What the fleet's jobs cost today and this week.")
 
 
 class BatchCreated(BaseModel):
@@ -156,6 +171,18 @@ class BatchCreated(BaseModel):
     total: int = Field(description="Items in the batch.")
     new: int = Field(description="Items queued by this request.")
     existing: int = Field(description="Items that were already queued (a re-submission).")
+
+
+class BatchProgress(BaseModel):
+    id: str = Field(description="The batch id.")
+    submitted_at: float = Field(description="Unix time it was first submitted.")
+    total: int = Field(description="Items in the batch.")
+    ended: int = Field(description="Items whose job has ended (finished, failed or canceled).")
+    complete: bool = Field(description="True when every item's job has ended.")
+
+
+class BatchList(BaseModel):
+    batches: list[BatchProgress] = Field(description="The most recent batches, newest first.")
 
 
 class BatchSummary(BaseModel):

@@ -116,7 +116,9 @@ def guarded(call: Callable[[], T], settings: Settings | None = None) -> T | Retr
 
     def ended(outcome: str, message: str | None = None, cost: float | None = None) -> None:
         attempts.finish_attempt(job, attempt, outcome, message)
-        stats.record_attempt(job.connection, keys, outcome, time.time() - started, cost, worker=job.worker_name)
+        stats.record_attempt(
+            job.connection, keys, outcome, time.time() - started, cost, worker=job.worker_name, zone=settings.timezone
+        )
 
     try:
         value = call()

@@ -64,6 +64,16 @@ class Keys:
         """Hash: fleet-wide counters (see ``stats``)."""
         return f"{self.prefix}:stats"
 
+    @property
+    def spend_by_day(self) -> str:
+        """Hash: US dollars spent per day (``YYYY-MM-DD`` in the operator's time zone)."""
+        return f"{self.prefix}:spend-by-day"
+
+    @property
+    def batches(self) -> str:
+        """Sorted set: batch id -> when it was first submitted."""
+        return f"{self.prefix}:batches"
+
     def worker_stats(self, worker: str) -> str:
         """Hash: one worker's own counters (attempts by outcome); expires a week after its last write."""
         return f"{self.prefix}:stats:worker:{worker}"

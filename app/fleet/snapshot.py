@@ -12,8 +12,9 @@ from typing import Any
 
 from redis import Redis
 
+from app.fleet import stats
 from app.fleet.keys import RQ_WORKER_PREFIX, Keys
-from app.fleet.state import SEED_LABELS, FleetState
+from app.fleet.state import ACTIONS, SEED_LABELS, FleetState
 from app.settings import Settings
 from app.states import State
 
@@ -28,6 +29,8 @@ class FleetSnapshot:
     finished: int
     failed: int
     workers: list[dict[str, Any]] = field(default_factory=list)
+    spend: dict[str, float] = field(default_factory=dict)
+    timezone: str = "UTC"
 
     @property
     def state(self) -> str:
@@ -50,17 +53,20 @@ class FleetSnapshot:
         return {
             "state": self.state,
             "label": self.label,
+            "action": ACTIONS.get(self.state, ""),
             "gate": self.gate.to_dict(),
             "probe_holder": self.probe_holder,
             "queues": {
                 "queued": self.queued,
                 "runnable": self.runnable,
+                "waiting": self.queued - self.runnable,
                 "scheduled": self.scheduled,
                 "started": self.started,
                 "finished": self.finished,
                 "failed": self.failed,
             },
             "workers": self.workers,
+            "spend": {**self.spend, "timezone": self.timezone},
         }
 
 
@@ -91,10 +97,13 @@ def take(conn: Redis, settings: Settings, *, with_workers: bool = True) -> Fleet
                     "health_url",
                     "health_slot",
                     "credential",
+                    "birth",
                 )
             rows = pipe.execute()
         for key, values in zip(ordered, rows, strict=True):
-            state, job, beat, port, url, slot, credential = (v.decode() if isinstance(v, bytes) else v for v in values)
+            state, job, beat, port, url, slot, credential, birth = (
+                v.decode() if isinstance(v, bytes) else v for v in values
+            )
             if state is None:  # expired between the two reads
                 continue
             workers.append(
@@ -108,6 +117,7 @@ def take(conn: Redis, settings: Settings, *, with_workers: bool = True) -> Fleet
                     # port 8080+slot of the health gateway (the compose file's `health` service)
                     "health_slot": int(slot) if slot else None,
                     "credential": None if credential is None else credential == "1",
+                    "started_at": birth,
                 }
             )
     return FleetSnapshot(
@@ -119,4 +129,6 @@ def take(conn: Redis, settings: Settings, *, with_workers: bool = True) -> Fleet
         finished=int(finished),
         failed=int(failed),
         workers=workers,
+        spend=stats.spend(conn, keys, settings.timezone),
+        timezone=settings.claude_workers_timezone,
     )

@@ -8,6 +8,7 @@ what that worker did (``app.metrics``).
 from __future__ import annotations
 
 import contextlib
+from datetime import UTC, datetime, timedelta, tzinfo
 
 import redis
 from redis import Redis
@@ -28,9 +29,15 @@ def bucket_field(seconds: float) -> str:
 
 
 def record_attempt(
-    conn: Redis, keys: Keys, outcome: str, seconds: float, cost_usd: float | None, worker: str | None = None
+    conn: Redis,
+    keys: Keys,
+    outcome: str,
+    seconds: float,
+    cost_usd: float | None,
+    worker: str | None = None,
+    zone: tzinfo = UTC,
 ) -> None:
-    """Count one attempt; never lets a Redis hiccup fail the job it describes."""
+    """Count one attempt (its cost on today's date in ``zone``); never lets a Redis hiccup fail the job."""
     with contextlib.suppress(redis.RedisError), conn.pipeline(transaction=False) as pipe:
         key = keys.stats
         pipe.hincrby(key, f"attempts:{outcome}", 1)
@@ -39,6 +46,7 @@ def record_attempt(
         pipe.hincrby(key, bucket_field(seconds), 1)
         if cost_usd:
             pipe.hincrbyfloat(key, "cost_usd_sum", cost_usd)
+            pipe.hincrbyfloat(keys.spend_by_day, datetime.now(zone).date().isoformat(), cost_usd)
         if worker:
             own = keys.worker_stats(worker)
             pipe.hincrby(own, f"attempts:{outcome}", 1)
@@ -71,3 +79,12 @@ def histogram(counters: dict[str, float]) -> list[tuple[str, float]]:
     # attempts counted before the histogram existed are in the count but in no bucket
     buckets[-1] = ("+Inf", max(running, counters.get("duration_seconds_count", 0)))
     return buckets
+
+
+def spend(conn: Redis, keys: Keys, zone: tzinfo, now: datetime | None = None) -> dict[str, float]:
+    """US dollars spent today and this week (from Monday), in ``zone``."""
+    today = (now or datetime.now(zone)).astimezone(zone).date()
+    week = [today - timedelta(days=n) for n in range(today.weekday() + 1)]
+    raw: list[bytes | None] = conn.hmget(keys.spend_by_day, [d.isoformat() for d in week])  # type: ignore[assignment]
+    amounts = [float(v) if v is not None else 0.0 for v in raw]
+    return {"today_usd": round(amounts[0], 6), "this_week_usd": round(sum(amounts), 6)}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -143,10 +144,13 @@ def submit(
             conn.rpush(Keys(settings.claude_workers_prefix).batch_order(batch_id), item.custom_id)
         if progress is not None:
             progress(item)
+    keys = Keys(settings.claude_workers_prefix)
+    conn.zadd(keys.batches, {batch_id: time.time()}, nx=True)
+    conn.zremrangebyscore(keys.batches, "-inf", time.time() - ttl)  # those whose records expired
     for suffix in (":jobs", ":order", ":seen"):
         conn.expire(f"{key}{suffix}", ttl)
     if callback is not None:  # armed only now: a fast first job must not find the batch "complete"
-        deliveries.arm_batch(conn, Keys(settings.claude_workers_prefix), batch_id, callback)
+        deliveries.arm_batch(conn, keys, batch_id, callback)
     return {"id": batch_id, "total": len(items), "new": new, "existing": len(items) - new}
 
 
@@ -188,3 +192,27 @@ def summary(conn: Redis, settings: Settings, batch_id: str) -> dict[str, Any]:
     total = sum(counts.values())
     done = sum(n for status, n in counts.items() if status in (*DONE, "expired"))
     return {"id": batch_id, "total": total, "counts": counts, "done": done, "complete": done == total}
+
+
+def recent(conn: Redis, settings: Settings, limit: int = 20) -> list[dict[str, Any]]:
+    """The newest batches with their progress: cheap enough to show live (no job is read)."""
+    keys = Keys(settings.claude_workers_prefix)
+    newest: list[tuple[bytes, float]] = conn.zrevrange(keys.batches, 0, limit - 1, withscores=True)  # type: ignore[assignment]
+    with conn.pipeline(transaction=False) as pipe:
+        for raw, _ in newest:
+            pipe.llen(keys.batch_order(raw.decode()))
+            pipe.scard(keys.batch_ended(raw.decode()))
+        counts = pipe.execute()
+    rows = []
+    for (raw, at), total, ended in zip(newest, counts[::2], counts[1::2], strict=True):
+        if total:
+            rows.append(
+                {
+                    "id": raw.decode(),
+                    "submitted_at": at,
+                    "total": total,
+                    "ended": min(ended, total),
+                    "complete": ended >= total,
+                }
+            )
+    return rows
