@@ -25,6 +25,7 @@ MARGIN = 3.0  # refresh this long before it expires
 RUN_FOR = 22.0
 
 
+@pytest.mark.story  # 25 s of tokens expiring under running jobs
 @pytest.mark.timeout(180)
 def test_three_hosts_refresh_once_per_expiry_and_no_job_sees_an_auth_error(
     fake_api: FakeAnthropicAPI, redis_url: str, tmp_path: Path, claude_bin: str

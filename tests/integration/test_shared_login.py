@@ -132,6 +132,7 @@ def test_without_a_key_the_credential_never_reaches_redis(
         assert "Traceback" not in bad.stderr
 
 
+@pytest.mark.story  # waits out a frozen worker's heartbeat
 def test_a_host_frozen_mid_job_loses_nothing_and_rejoins(
     fake_api: FakeAnthropicAPI, redis_url: str, tmp_path: Path, claude_bin: str
 ) -> None:
