@@ -135,6 +135,17 @@ class Settings(BaseSettings):
         default=6 * 3600.0, gt=0, allow_inf_nan=False, description="The most timeout (seconds) a job may ask."
     )
     claude_workers_api_max_body: int = Field(default=1_048_576, ge=1024, description="Largest request body, bytes.")
+    claude_workers_allowed_repos: str = Field(
+        default="",
+        description="Where a job's repo may come from: comma-separated prefixes of https URLs or local "
+        "directories (e.g. https://github.com/acme/,/srv/git/). Empty: jobs may not name a repo.",
+    )
+    claude_workers_diff_max_bytes: int = Field(
+        default=262_144,
+        ge=1024,
+        le=64 * 1024 * 1024,
+        description="The largest diff a job's result carries; a longer one is cut there, and the result says so.",
+    )
     claude_workers_timezone: str = Field(
         default="UTC",
         description="The operator's time zone (an IANA name such as Europe/Berlin): where a day and a week of "

@@ -27,6 +27,22 @@ class Attempt(BaseModel):
     probe: bool = Field(description="True when this attempt was the one probe that tested a closed gate.")
     worker: str | None = Field(description="The worker that ran it.")
     message: str | None = Field(description="What the attempt ended with, for a failed one (secrets removed).")
+    session_id: str | None = Field(
+        default=None, description="The Claude session the attempt ran, recorded as soon as the CLI named it."
+    )
+    resumed_from: str | None = Field(
+        default=None, description="The session this attempt continued (an earlier attempt was cut off)."
+    )
+    fresh_start: str | None = Field(
+        default=None, description="Why this attempt started over instead of resuming the earlier session."
+    )
+
+
+class ChangedFiles(BaseModel):
+    created: list[str] = Field(description="Paths (relative to the workspace) that did not exist before.")
+    changed: list[str] = Field(description="Paths whose content changed.")
+    deleted: list[str] = Field(description="Paths that are gone.")
+    not_diffed: list[str] = Field(description="Changed paths left out of the diff: binary, or larger than 256 KiB.")
 
 
 class Result(BaseModel):
@@ -47,6 +63,25 @@ class Result(BaseModel):
     structured_output: Any = Field(default=None, description="The JSON that matched json_schema, when one was given.")
     rate_limit: dict[str, Any] | None = Field(
         default=None, description="The last rate-limit information the run saw (status, reset time), if any."
+    )
+    files: ChangedFiles | None = Field(
+        default=None, description="CLI jobs: the files the job created, changed and deleted in its workspace."
+    )
+    diff: str | None = Field(
+        default=None,
+        description="CLI jobs: a unified diff of those changes (text files), at most CLAUDE_WORKERS_DIFF_MAX_BYTES; "
+        "for a job from a repo, a git patch that applies to its ref.",
+    )
+    diff_truncated: bool | None = Field(default=None, description="True when the diff was cut at the cap.")
+    base_commit: str | None = Field(default=None, description="Jobs from a repo: the commit ref named at the start.")
+    commits: list[str] | None = Field(
+        default=None, description="Jobs from a repo: the commits the agent made on top of base_commit, oldest first."
+    )
+    workspace_kept: bool | None = Field(
+        default=None, description="Whether the workspace stays for GET /jobs/{id}/files (keep_workspace or named)."
+    )
+    resumed_from: str | None = Field(
+        default=None, description="The session the finishing attempt resumed, when an earlier one was cut off."
     )
 
 

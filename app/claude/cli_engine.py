@@ -81,7 +81,7 @@ class CliEngine:
 
     def run(self, request: RunRequest, credential: Credential, on_event: EventHook | None = None) -> ClaudeResult:
         binary = self.settings.resolve_claude_bin()
-        with run_place(self.settings, credential, request.resume_session_id) as place:
+        with run_place(self.settings, credential, request.resume_session_id, request.state_dir) as place:
             argv = build_argv(binary, request)
             proxy = place.proxy
             # the credential stays with the proxy; the run gets its address and a job token

@@ -17,6 +17,8 @@ class RunRequest(RunOptions):
     """A run's options and where it runs. Engine-neutral; each engine maps what it supports."""
 
     cwd: Path | None = Field(default=None, exclude=True)
+    #: where a queued job keeps the CLI's own state between its attempts (its transcript survives a SIGKILL)
+    state_dir: Path | None = Field(default=None, exclude=True)
     max_tokens: int | None = Field(default=None, gt=0, exclude=True)
 
 

@@ -66,13 +66,19 @@ def secret_of(settings: Settings, credential: Credential) -> str:
 
 
 @contextlib.contextmanager
-def run_place(settings: Settings, credential: Credential, resume_session_id: str | None) -> Iterator[RunPlace]:
+def run_place(
+    settings: Settings, credential: Credential, resume_session_id: str | None, state_dir: Path | None = None
+) -> Iterator[RunPlace]:
+    """``state_dir``: a queued job's own, on the shared volume, kept between its attempts (the caller
+    removes it when the job ends); without it the run's config dir is temporary."""
     sandboxed = use_sandbox(settings)
     root = Path(tempfile.mkdtemp(prefix="claude-run-"))
     root.chmod(0o700)
-    config_dir = root / "config"
-    config_dir.mkdir()
-    if resume_session_id:
+    if state_dir is not None:
+        state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    config_dir = (state_dir or root) / "config"
+    config_dir.mkdir(exist_ok=True)
+    if resume_session_id and not _transcript(config_dir, resume_session_id):
         _restore_session(settings, resume_session_id, config_dir)
     proxy = CredentialProxy(
         credential,
@@ -92,6 +98,18 @@ def run_place(settings: Settings, credential: Credential, resume_session_id: str
 
 def _sessions(settings: Settings) -> Path:
     return settings.config_dir / SESSIONS_DIR
+
+
+def _transcript(config_dir: Path, session_id: str) -> Path | None:
+    found = next((config_dir / "projects").glob(f"*/{session_id}.jsonl"), None)
+    return found
+
+
+def session_kept(settings: Settings, session_id: str, state_dir: Path | None = None) -> bool:
+    """Whether ``session_id`` can be resumed here: in the job's own state dir, or in the fleet's store."""
+    if state_dir is not None and _transcript(state_dir / "config", session_id):
+        return True
+    return (_sessions(settings) / session_id / "projects").is_dir()
 
 
 def _keep_sessions(settings: Settings, config_dir: Path) -> None:

@@ -58,6 +58,9 @@ def _option(name: str, info: FieldInfo) -> Callable[[F], F]:
         return click.option(flag, name, multiple=True, help=help_text + " Repeat or comma-separate.")
     if typing.get_origin(kind) is dict:
         return click.option(flag, name, callback=_json_object, help=help_text)
+    if kind is bool and info.default is True:  # on unless turned off: the flag turns it off
+        off = "--no-" + name.replace("_", "-")
+        return click.option(off, name, is_flag=True, flag_value=False, default=None, help=help_text)
     if kind is bool:
         return click.option(flag, name, is_flag=True, default=None, help=help_text)
     if kind is int:

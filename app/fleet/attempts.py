@@ -67,10 +67,27 @@ def start_attempt(job: Job, *, probe: bool) -> dict[str, Any]:
 
 def finish_attempt(job: Job, attempt: dict[str, Any], outcome: str, message: str | None = None) -> None:
     attempt.update(ended_at=time.time(), outcome=outcome, message=(message or None) and message[:1000])
+    _store(job, attempt)
+
+
+def note(job: Job, **fields: Any) -> None:
+    """Add ``fields`` to the job's current (latest) attempt, at once: a session id must survive a SIGKILL."""
+    history = attempts(job)
+    if history:
+        history[-1].update(fields)
+        _store(job, history[-1])
+
+
+def current(job: Job) -> dict[str, Any] | None:
+    history = attempts(job)
+    return history[-1] if history else None
+
+
+def _store(job: Job, attempt: dict[str, Any]) -> None:
     history = attempts(job)
     for i, old in enumerate(history):
         if old.get("n") == attempt["n"] and old.get("started_at") == attempt["started_at"]:
-            history[i] = attempt
+            history[i] = {**old, **attempt}  # what ``note`` added meanwhile stays
     if sum(1 for a in history if a.get("outcome") == "ok") > 1:
         job.meta["duplicate_runs"] = True
     job.meta["attempts"] = history

@@ -9,12 +9,16 @@ Settings (``*`` allows everything of that kind):
 * ``CLAUDE_WORKERS_ALLOWED_MODELS``: any by default.
 * ``CLAUDE_WORKERS_MAX_TURNS``, ``CLAUDE_WORKERS_MAX_BUDGET_USD``, ``CLAUDE_WORKERS_MAX_TIMEOUT``:
   the most a job may ask for.
+* ``CLAUDE_WORKERS_ALLOWED_REPOS``: prefixes of the https URLs and local directories a job's
+  ``repo`` may come from; none by default.
 
 A job outside them is refused with a message naming the setting that refused it; the worker
 checks again before it runs a job (whatever reached Redis some other way).
 """
 
 from __future__ import annotations
+
+import os
 
 from app.errors import ClaudeWorkersError
 from app.jobs.spec import JobSpec
@@ -72,3 +76,19 @@ def check(spec: JobSpec, settings: Settings) -> None:
     for field, asked, most, setting in limits:
         if asked is not None and most is not None and asked > most:
             raise _refuse(f"{field}={asked:g} (at most {most:g})", setting, f"{most:g}")
+    _check_repo(spec.repo, settings)
+
+
+def _check_repo(repo: str | None, settings: Settings) -> None:
+    if repo is None:
+        return
+    setting = settings.claude_workers_allowed_repos
+    prefixes = [p.strip() for p in setting.split(",") if p.strip()]
+    if repo.startswith("https://"):
+        allowed = any(p.startswith("https://") and repo.startswith(p) for p in prefixes)
+    else:  # a local path: where it really is, past any symlink or ".."
+        real = os.path.realpath(repo)
+        bases = [os.path.realpath(p) for p in prefixes if p.startswith("/")]
+        allowed = any(real == base or real.startswith(base.rstrip("/") + "/") for base in bases)
+    if not allowed:
+        raise _refuse(f"the repo {repo!r}", "CLAUDE_WORKERS_ALLOWED_REPOS", setting)

@@ -1,14 +1,21 @@
-"""The directory a job runs in: always under CLAUDE_WORKSPACE_ROOT, fresh per job by default.
+"""Where a job works: always under CLAUDE_WORKSPACE_ROOT, on the volume every worker shares.
 
-Two subtrees that never meet: ``jobs/<id>`` is one job's private workspace, and ``named/<name>``
-holds the workspaces jobs ask for by name. No name reaches another job's private one.
+Three subtrees that never meet:
+
+* ``jobs/<id>``: one job's private workspace, fresh for it; removed when the job ends unless it
+  asked to keep it, and kept between attempts so an interrupted session resumes where it was;
+* ``named/<name>``: the workspaces jobs ask for by name, which stay;
+* ``state/<id>``: what a job keeps between its attempts and no run sees as its workspace: the
+  CLI's own config dir with the session transcript, and the photograph its changes are measured
+  against. It travels with the workspace, so a resume on another worker finds both or neither.
+
+No name reaches another job's private one.
 """
 
 from __future__ import annotations
 
-import contextlib
 import shutil
-from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from app.errors import InvalidRequest
@@ -26,18 +33,44 @@ def resolve_workspace(root: Path, name: str) -> Path:
     return target
 
 
-@contextlib.contextmanager
-def job_workspace(root: Path, job_id: str, name: str | None, keep: bool) -> Iterator[Path]:
-    """A named workspace is the user's and stays; a fresh one is removed afterwards unless ``keep``."""
-    if name is not None:
-        path = resolve_workspace(root, f"named/{name}")
-        path.mkdir(parents=True, exist_ok=True)
-        yield path
-        return
-    path = resolve_workspace(root, f"jobs/{job_id}")
-    path.mkdir(parents=True, exist_ok=True)
-    try:
-        yield path
-    finally:
-        if not keep:
-            shutil.rmtree(path, ignore_errors=True)
+@dataclass(frozen=True)
+class JobPlace:
+    """A job's workspace and state dir."""
+
+    workspace: Path
+    state: Path
+    named: bool  # a named workspace is the user's: never wiped, never removed
+    keep: bool
+
+    @classmethod
+    def of(cls, root: Path, job_id: str, name: str | None, keep: bool) -> JobPlace:
+        workspace = resolve_workspace(root, f"named/{name}" if name is not None else f"jobs/{job_id}")
+        return cls(workspace, resolve_workspace(root, f"state/{job_id}"), name is not None, keep)
+
+    @property
+    def prepared(self) -> bool:
+        """Whether an earlier attempt set this job's workspace up (and it is still there)."""
+        return self.workspace.is_dir() and (self.state / "started").exists()
+
+    def fresh(self) -> None:
+        """Set the workspace up for a first start (or a start over): empty, unless it is a named one."""
+        if not self.named:
+            shutil.rmtree(self.workspace, ignore_errors=True)
+        shutil.rmtree(self.state, ignore_errors=True)
+        self.workspace.mkdir(parents=True, exist_ok=True)
+        self.state.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+    def mark_started(self) -> None:
+        (self.state / "started").touch()
+
+    def finish(self) -> None:
+        """The job has ended: its state goes, and its workspace too unless it is kept."""
+        shutil.rmtree(self.state, ignore_errors=True)
+        if not self.named and not self.keep:
+            shutil.rmtree(self.workspace, ignore_errors=True)
+
+
+def kept_workspace(root: Path, job_id: str, name: str | None) -> Path | None:
+    """A job's workspace if it is still on this machine."""
+    path = resolve_workspace(root, f"named/{name}" if name is not None else f"jobs/{job_id}")
+    return path if path.is_dir() else None

@@ -56,6 +56,8 @@ class Reply:
     accept: str | None = None  # error kinds: answer success to a request carrying this credential
     #: kind "script": the tool calls to make, one per turn, before answering ``text``
     calls: list[dict[str, Any]] = field(default_factory=list)
+    #: kind "script": from this turn on, answer a usage limit until ``resets_at`` (a wall mid-run)
+    wall_at: int | None = None
 
     def effective(self, headers: dict[str, str]) -> Reply:
         """The reply after the time- and credential-dependent rules above."""
@@ -248,6 +250,18 @@ class FakeAnthropicAPI:
         with self._lock:
             return [r for r in self.requests if r.path.startswith("/v1/messages")]
 
+    def turns_by_session(self) -> dict[str, int]:
+        """Messages requests per Claude session (the CLI names its session in a header)."""
+        counts: dict[str, int] = {}
+        for request in self.message_requests():
+            session = request.headers.get("x-claude-code-session-id", "")
+            counts[session] = counts.get(session, 0) + 1
+        return counts
+
+    def input_tokens_sent(self) -> int:
+        """Roughly the input tokens every messages request carried (4 characters a token)."""
+        return sum(len(json.dumps((r.body or {}).get("messages", []))) // 4 for r in self.message_requests())
+
     def reset(self) -> None:
         with self._lock:
             self.requests.clear()
@@ -386,6 +400,13 @@ def _make_handler(fake: FakeAnthropicAPI) -> type[BaseHTTPRequestHandler]:  # no
                 self._send_json(status, _error_body(err_type, message), headers)
                 return
             reply = fake._next_reply().effective(self._headers())
+            if (
+                reply.kind == "script"
+                and reply.wall_at is not None
+                and _tool_results(body or {}) >= reply.wall_at
+                and time.time() < (reply.resets_at or 0)
+            ):
+                reply = Reply.usage_limit(reply.resets_at or 0, reply.claim)
             if reply.delay:
                 time.sleep(reply.delay)
             self._answer(reply, body or {})
