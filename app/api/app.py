@@ -24,7 +24,7 @@ from app.fleet import events
 from app.fleet.gate import Gate
 from app.fleet.keys import Keys
 from app.fleet.snapshot import take
-from app.jobs import batch, service
+from app.jobs import batch, files, service
 from app.jobs.callback_url import CallbackRefused
 from app.jobs.policy import PolicyViolation
 from app.jobs.spec import JobSpec, callback_url_grammar
@@ -66,6 +66,12 @@ class FieldProblem(BaseModel):
     loc: list[str | int] = Field(description='Where the problem is, e.g. ["body", "max_turns"].')
     msg: str = Field(description="What is wrong with it.")
     type: str = Field(description="The kind of problem.")
+
+
+class TarResponse(StreamingResponse):
+    """A tar archive."""
+
+    media_type = "application/x-tar"
 
 
 class NDJSONResponse(StreamingResponse):
@@ -123,11 +129,11 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ClaudeWorkersError)
     async def user_error(request: Request, exc: ClaudeWorkersError) -> JSONResponse:
-        if isinstance(exc, service.JobNotFound | batch.BatchNotFound):
+        if isinstance(exc, service.JobNotFound | batch.BatchNotFound | files.WorkspaceGone):
             status = 404
         elif isinstance(exc, PolicyViolation):
             status = 403
-        elif isinstance(exc, batch.BatchInvalid | CallbackRefused):
+        elif isinstance(exc, batch.BatchInvalid | CallbackRefused | files.PathRefused):
             status = 422
         else:
             status = 409
@@ -271,6 +277,29 @@ def create_app(settings: Settings, conn: Redis | None = None) -> FastAPI:
     def requeue_job(job_id: str) -> dict[str, Any]:
         """Put a failed or canceled job back on the queue with fresh retry budgets."""
         return service.job_view(service.requeue(conn, settings, job_id), gate())
+
+    @app.get(
+        "/jobs/{job_id}/files",
+        tags=["jobs"],
+        dependencies=auth,
+        response_class=TarResponse,
+        responses=streaming_responses(
+            errors, TarResponse.media_type, "A tar archive of the job's workspace, or of the paths asked for."
+        ),
+    )
+    def job_files(
+        job_id: str,
+        path: Annotated[
+            list[str], Query(max_length=files.MAX_NAMES, description="Only these paths (relative to the workspace).")
+        ] = [],  # noqa: B006 - FastAPI reads the default, never mutates it
+    ) -> StreamingResponse:
+        """The job's workspace while it is kept (keep_workspace, a named workspace, or a job not ended yet)."""
+        full_id, root = files.workspace_of(conn, settings, job_id)
+        chosen = files.select(root, path)  # refused before the stream starts
+        return TarResponse(
+            files.tar_stream(root, chosen),
+            headers={"content-disposition": f'attachment; filename="job-{full_id}.tar"'},
+        )
 
     @app.delete("/jobs/{job_id}", tags=["jobs"], response_model=JobView, dependencies=auth, responses=errors)
     def cancel_job(job_id: str) -> dict[str, Any]:

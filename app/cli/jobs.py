@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import tarfile
+import tempfile
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -60,6 +63,49 @@ def show_command(job_id: str, as_json: bool) -> None:
         click.echo(json.dumps(view, default=str))
         return
     render.job(view)
+
+
+@jobs_group.command("files")
+@click.argument("job_id")
+@click.argument("paths", nargs=-1)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Directory to write them into (default: ./job-<short id>).",
+)
+def files_command(job_id: str, paths: tuple[str, ...], out: Path | None) -> None:
+    """Copy a kept job's workspace (or only PATHS in it) to a directory.
+
+    \b
+    The workspace is there while the job runs, and afterwards when it was submitted with
+    --keep-workspace or a named --workspace. Over HTTP: GET /jobs/{id}/files (a tar stream).
+    """
+    from app.jobs import files
+
+    settings, conn = connect()
+    full_id, root = files.workspace_of(conn, settings, job_id)
+    chosen = files.select(root, list(paths))
+    target = out or Path(f"job-{full_id[:8]}")
+    target.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryFile() as archive:
+        for chunk in files.tar_stream(root, chosen):
+            archive.write(chunk)
+        archive.seek(0)
+        skipped: list[str] = []
+
+        def safe(member: tarfile.TarInfo, dest: str) -> tarfile.TarInfo | None:
+            try:  # the "data" filter refuses links that lead out of the target, and special files
+                return tarfile.data_filter(member, dest)
+            except tarfile.FilterError:
+                skipped.append(member.name)
+                return None
+
+        with tarfile.open(fileobj=archive) as tar:
+            names = [m.name for m in tar.getmembers() if m.isfile()]
+            tar.extractall(target, filter=safe)
+    click.echo(f"{len(names)} files of job {full_id} in {target}")
+    if skipped:
+        click.echo(f"not copied (links that lead out of the workspace): {', '.join(skipped)}", err=True)
 
 
 @jobs_group.command("requeue")
