@@ -25,6 +25,7 @@ SCRIPTS = [
     "bench.sandbox_cost",
     "bench.cli_start",
     "bench.redis_load",
+    "bench.agent_resume",
 ]
 
 

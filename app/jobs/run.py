@@ -98,7 +98,7 @@ def _set_up(spec: JobSpec, place: JobPlace, settings: Settings) -> None:
     place.fresh()
     if spec.repo is not None:
         (place.state / BASE_COMMIT).write_text(repo.clone(spec.repo, spec.ref, place.workspace))
-    else:
+    elif spec.engine == "cli":  # the API engine touches no file
         (place.state / PHOTO).write_text(changes.photograph(place.workspace).to_json())
     place.mark_started()
 

@@ -259,8 +259,9 @@ class FakeAnthropicAPI:
         return counts
 
     def input_tokens_sent(self) -> int:
-        """Roughly the input tokens every messages request carried (4 characters a token)."""
-        return sum(len(json.dumps((r.body or {}).get("messages", []))) // 4 for r in self.message_requests())
+        """Roughly the input tokens the messages requests carried (system prompt, tools, history; 4 characters
+        a token)."""
+        return sum(len(json.dumps(r.body or {})) // 4 for r in self.message_requests())
 
     def reset(self) -> None:
         with self._lock:
