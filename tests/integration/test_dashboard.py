@@ -153,3 +153,32 @@ def test_the_dashboard_session_reads_but_never_writes(fleet: Fleet, tmp_path: Pa
         assert browser_like.delete("/jobs/0123456789abcdef").status_code == 401
         assert browser_like.post("/ui/logout").status_code == 303
         assert browser_like.get("/fleet").status_code == 401
+
+
+@needs_chromium
+def test_a_job_page_shows_what_the_job_changed_and_links_its_kept_workspace(
+    fleet: Fleet, fake_api: FakeAnthropicAPI, browser: object, tmp_path: Path, claude_bin: str
+) -> None:
+    from playwright.sync_api import expect
+
+    with (
+        api_server(fleet, tmp_path) as (url, _),
+        httpx.Client(base_url=url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10) as api,
+    ):
+        spec = {"prompt": "write notes", "engine": "cli", "allowed_tools": ["Write"], "permission_mode": "acceptEdits"}
+        job = api.post("/jobs", json={**spec, "keep_workspace": True}).json()["id"]
+        workspace = Path(fleet.settings_env()["CLAUDE_WORKSPACE_ROOT"]) / "jobs" / job
+        fake_api.always(Reply.script(("Write", {"file_path": str(workspace / "notes.md"), "content": "noted\n"})))
+        fleet.start_workers(1)
+        wait_until(lambda: api.get(f"/jobs/{job}").json()["status"] == "finished", 90, what="the job")
+        page = browser.new_page()  # type: ignore[attr-defined]
+        page.goto(f"{url}/ui")
+        page.fill("#token", TOKEN)
+        page.click("button[type=submit]")
+        page.goto(f"{url}/ui#/jobs/{job}")
+        expect(page.locator("#job-files")).to_contain_text("notes.md")
+        expect(page.locator("#job-diff")).to_contain_text("+noted")
+        link = page.locator("#job-files-link")
+        expect(link).to_be_visible()
+        download = page.request.get(f"{url}{link.get_attribute('href')}")  # with the page's session cookie
+        assert download.status == 200 and download.headers["content-type"] == "application/x-tar"

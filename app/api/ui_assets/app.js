@@ -193,6 +193,20 @@ function renderJob(job) {
       ["took", result.duration_ms != null ? span(result.duration_ms / 1000) : ""],
     ]);
   }
+  const changed = result && result.files;
+  $("job-files-card").hidden = !changed;
+  if (changed) {
+    const rows = [];
+    for (const [kind, paths] of Object.entries(changed)) {
+      for (const path of paths) rows.push(el("li", {}, badge(kind.replace("_", " "), kind), " ", el("code", {}, path)));
+    }
+    $("job-files").replaceChildren(...(rows.length ? rows : [el("li", { class: "muted" }, "no file changed")]));
+    $("job-diff").textContent = result.diff || "";
+    $("job-diff").hidden = !result.diff;
+    const link = $("job-files-link");
+    link.hidden = !result.workspace_kept;
+    link.href = `/jobs/${job.id}/files`;
+  }
   $("job-error-card").hidden = !job.error;
   $("job-error").textContent = job.error || "";
   const hooks = job.webhooks || [];
