@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 import redis
@@ -20,7 +22,8 @@ from app.access import bearer_matches, names_this_machine
 from app.api import docs, ui
 from app.api.models import BatchCreated, BatchList, BatchSummary, FleetView, JobCreated, JobPage, JobView, Status
 from app.errors import ClaudeWorkersError
-from app.fleet import events
+from app.fleet import clients, events
+from app.fleet.clients import Client
 from app.fleet.gate import Gate
 from app.fleet.keys import Keys
 from app.fleet.snapshot import take
@@ -29,6 +32,7 @@ from app.jobs.callback_url import CallbackRefused
 from app.jobs.policy import PolicyViolation
 from app.jobs.spec import JobSpec, callback_url_grammar
 from app.jobs.submit import enqueue
+from app.jobs.tenancy import OverLimit
 from app.redis_conn import connect
 from app.settings import Settings
 from app.states import State
@@ -135,6 +139,10 @@ def _install_error_handlers(app: FastAPI) -> None:
             status = 403
         elif isinstance(exc, batch.BatchInvalid | CallbackRefused | files.PathRefused):
             status = 422
+        elif isinstance(exc, OverLimit):
+            body: dict[str, Any] = {"detail": str(exc), "retry_at": exc.retry_at}
+            wait = {"retry-after": str(max(1, int(exc.retry_at - time.time())))} if exc.retry_at else {}
+            return JSONResponse(body, status_code=429, headers=wait)
         else:
             status = 409
         return JSONResponse({"detail": str(exc)}, status_code=status)
@@ -188,18 +196,62 @@ def streaming_responses(
     }
 
 
-def _authorizer(token: str | None) -> Callable[..., None]:
+@dataclass(frozen=True)
+class Principal:
+    """Who is asking: the operator (who sees everything), or one client (who sees its own jobs only)."""
+
+    client: Client | None = None
+
+    @property
+    def name(self) -> str | None:
+        return self.client.name if self.client is not None else None
+
+
+OPERATOR = Principal()
+
+
+def _principal(request: Request) -> Principal:
+    """Who the route's own ``authorize`` dependency found (every route with a ``Who`` has it)."""
+    found = getattr(request.state, "principal", None)
+    if not isinstance(found, Principal):
+        raise HTTPException(500, "The route was not authorized (a bug: report it).")
+    return found
+
+
+Who = Annotated[Principal, Depends(_principal)]
+
+
+def _authorizer(conn: Redis, settings: Settings, token: str | None) -> Callable[..., Principal]:
+    keys = Keys(settings.claude_workers_prefix)
+
     def authorize(
         request: Request, _: Annotated[HTTPAuthorizationCredentials | None, Security(_BEARER)] = None
-    ) -> None:
+    ) -> Principal:
+        request.state.principal = who = identify(request)
+        return who
+
+    def identify(request: Request) -> Principal:
+        scheme, _sep, given = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() == "bearer" and given.startswith(clients.KEY_PREFIX):
+            client = clients.by_key(conn, keys, given)
+            if client is None:  # revoked or never issued: looked up on every request, so at once
+                raise HTTPException(
+                    401,
+                    "This client key is not valid (revoked, or never issued); ask the operator for a new one.",
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
+            return Principal(client)
         if token is None:
-            return
+            return OPERATOR
         if request.method == "GET" and ui.cookie_matches(request, token):
-            return  # the dashboard's session: reads only
+            return OPERATOR  # the dashboard's session: reads only
         if not bearer_matches(request.headers.get("authorization"), token):
             raise HTTPException(
-                401, "Send Authorization: Bearer <CLAUDE_WORKERS_API_TOKEN>.", headers={"WWW-Authenticate": "Bearer"}
+                401,
+                "Send Authorization: Bearer <CLAUDE_WORKERS_API_TOKEN> (or your client key).",
+                headers={"WWW-Authenticate": "Bearer"},
             )
+        return OPERATOR
 
     return authorize
 
@@ -218,7 +270,7 @@ def create_app(settings: Settings, conn: Redis | None = None) -> FastAPI:
     docs.install(app)
     ui.install(app, token)
     _install_guards(app, settings)
-    authorize = _authorizer(token)
+    authorize = _authorizer(conn, settings, token)
 
     auth = [Depends(authorize)]
     errors: dict[int | str, dict[str, Any]] = {
@@ -227,6 +279,7 @@ def create_app(settings: Settings, conn: Redis | None = None) -> FastAPI:
         404: {"model": Problem},
         409: {"model": Problem},
         413: {"model": Problem},
+        429: {"model": Problem},
         422: {"model": Problem},
         503: {"model": Problem},
         507: {"model": Problem},
@@ -250,33 +303,35 @@ def create_app(settings: Settings, conn: Redis | None = None) -> FastAPI:
         dependencies=auth,
         responses={**errors, **matched},
     )
-    def submit_job(spec: JobSpec, response: Response) -> JobCreated:
+    def submit_job(spec: JobSpec, response: Response, who: Who) -> JobCreated:
         """Queue a job. The same `idempotency_key` returns the same job (200), never a second one."""
-        job, created = enqueue(conn, settings, spec)
+        job, created = enqueue(conn, settings, spec, client=who.client)
         if not created:
             response.status_code = 200
         view = service.job_view(job, gate())
         return JobCreated.model_validate({"id": job.id, "status": view["status"], "created": created, "job": view})
 
     @app.get("/jobs/{job_id}", tags=["jobs"], response_model=JobView, dependencies=auth, responses=errors)
-    def get_job(job_id: str) -> dict[str, Any]:
+    def get_job(job_id: str, who: Who) -> dict[str, Any]:
         """One job: status, attempts, next attempt time, result or error with its instructions."""
-        return service.job_view(service.fetch(conn, job_id, settings), gate())
+        return service.job_view(service.fetch_for(conn, settings, job_id, who.name), gate())
 
     @app.get("/jobs", tags=["jobs"], response_model=JobPage, dependencies=auth, responses=errors)
     def list_jobs(
         status: Status | None = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
         cursor: Annotated[str | None, Query(max_length=64)] = None,
+        *,
+        who: Who,
     ) -> JobPage:
-        """Jobs, newest first within each status; pass `next_cursor` back for the next page."""
-        views, next_cursor = service.list_jobs(conn, settings, gate(), status, limit, cursor)
+        """Jobs, newest first within each status; pass `next_cursor` back for the next page. A client sees its own."""
+        views, next_cursor = service.list_jobs(conn, settings, gate(), status, limit, cursor, client=who.name)
         return JobPage.model_validate({"jobs": views, "next_cursor": next_cursor})
 
     @app.post("/jobs/{job_id}/requeue", tags=["jobs"], response_model=JobView, dependencies=auth, responses=errors)
-    def requeue_job(job_id: str) -> dict[str, Any]:
+    def requeue_job(job_id: str, who: Who) -> dict[str, Any]:
         """Put a failed or canceled job back on the queue with fresh retry budgets."""
-        return service.job_view(service.requeue(conn, settings, job_id), gate())
+        return service.job_view(service.requeue(conn, settings, job_id, who.name), gate())
 
     @app.get(
         "/jobs/{job_id}/files",
@@ -289,12 +344,13 @@ def create_app(settings: Settings, conn: Redis | None = None) -> FastAPI:
     )
     def job_files(
         job_id: str,
+        who: Who,
         path: Annotated[
             list[str], Query(max_length=files.MAX_NAMES, description="Only these paths (relative to the workspace).")
         ] = [],  # noqa: B006 - FastAPI reads the default, never mutates it
     ) -> StreamingResponse:
         """The job's workspace while it is kept (keep_workspace, a named workspace, or a job not ended yet)."""
-        full_id, root = files.workspace_of(conn, settings, job_id)
+        full_id, root = files.workspace_of(conn, settings, job_id, who.name)
         chosen = files.select(root, path)  # refused before the stream starts
         return TarResponse(
             files.tar_stream(root, chosen),
@@ -302,9 +358,9 @@ def create_app(settings: Settings, conn: Redis | None = None) -> FastAPI:
         )
 
     @app.delete("/jobs/{job_id}", tags=["jobs"], response_model=JobView, dependencies=auth, responses=errors)
-    def cancel_job(job_id: str) -> dict[str, Any]:
+    def cancel_job(job_id: str, who: Who) -> dict[str, Any]:
         """Cancel a queued, waiting or scheduled job."""
-        return service.job_view(service.cancel(conn, settings, job_id), gate())
+        return service.job_view(service.cancel(conn, settings, job_id, who.name), gate())
 
     @app.get("/fleet", tags=["fleet"], response_model=FleetView, dependencies=auth, responses=errors)
     def fleet() -> dict[str, Any]:
@@ -325,25 +381,35 @@ def create_app(settings: Settings, conn: Redis | None = None) -> FastAPI:
 
 
 def _batch_routes(
-    app: FastAPI, conn: Redis, settings: Settings, auth: list[Any], errors: dict[int | str, dict[str, Any]]
+    app: FastAPI,
+    conn: Redis,
+    settings: Settings,
+    auth: list[Any],
+    errors: dict[int | str, dict[str, Any]],
 ) -> None:
+
+    def mine(batch_id: str, who: Principal) -> str:
+        if who.client is not None and batch.owner(batch_id) != who.name:
+            raise batch.BatchNotFound(f"No batch {batch_id!r}.")
+        return batch_id
+
     @app.post(
         "/batches", tags=["batches"], status_code=201, response_model=BatchCreated, dependencies=auth, responses=errors
     )
-    def submit_batch(body: BatchIn) -> dict[str, Any]:
+    def submit_batch(body: BatchIn, who: Who) -> dict[str, Any]:
         """Queue many jobs keyed by `custom_id`. Submitting the same batch again enqueues nothing twice."""
         items = batch.parse_items((i + 1, job.model_dump(exclude_unset=True)) for i, job in enumerate(body.jobs))
-        return batch.submit(conn, settings, items, body.batch_id, callback=body.callback_url)
+        return batch.submit(conn, settings, items, body.batch_id, callback=body.callback_url, client=who.client)
 
     @app.get("/batches", tags=["batches"], response_model=BatchList, dependencies=auth, responses=errors)
-    def list_batches(limit: Annotated[int, Query(ge=1, le=200)] = 20) -> dict[str, Any]:
+    def list_batches(who: Who, limit: Annotated[int, Query(ge=1, le=200)] = 20) -> dict[str, Any]:
         """The most recent batches and how many of each one's jobs have ended."""
-        return {"batches": batch.recent(conn, settings, limit)}
+        return {"batches": batch.recent(conn, settings, limit, client=who.name)}
 
     @app.get("/batches/{batch_id}", tags=["batches"], response_model=BatchSummary, dependencies=auth, responses=errors)
-    def batch_summary(batch_id: str) -> dict[str, Any]:
+    def batch_summary(batch_id: str, who: Who) -> dict[str, Any]:
         """How many jobs of the batch are in each status, and whether all are done."""
-        return batch.summary(conn, settings, batch_id)
+        return batch.summary(conn, settings, mine(batch_id, who))
 
     @app.get(
         "/batches/{batch_id}/results",
@@ -354,9 +420,9 @@ def _batch_routes(
             errors, NDJSONResponse.media_type, "One JSON object per line: custom_id, id, status, result, error."
         ),
     )
-    def batch_results(batch_id: str) -> StreamingResponse:
+    def batch_results(batch_id: str, who: Who) -> StreamingResponse:
         """JSONL: one line per `custom_id`, in submission order."""
-        rows = list(batch.results(conn, settings, batch_id))  # raises 404 before streaming starts
+        rows = list(batch.results(conn, settings, mine(batch_id, who)))  # raises 404 before streaming starts
 
         def lines() -> Iterator[bytes]:
             for row in rows:
@@ -371,7 +437,11 @@ EVENT_ID = r"^(\d{1,20}-\d{1,20}|0|now)$"
 
 
 def _event_routes(
-    app: FastAPI, conn: Redis, settings: Settings, auth: list[Any], errors: dict[int | str, dict[str, Any]]
+    app: FastAPI,
+    conn: Redis,
+    settings: Settings,
+    auth: list[Any],
+    errors: dict[int | str, dict[str, Any]],
 ) -> None:
     keys = Keys(settings.claude_workers_prefix)
 
@@ -389,6 +459,7 @@ def _event_routes(
     )
     def event_stream(
         request: Request,
+        who: Who,
         job: Annotated[str | None, Query(max_length=128, description="Only this job's events.")] = None,
         batch: Annotated[str | None, Query(max_length=64, description="Only this batch's events.")] = None,
         kind: Annotated[
@@ -404,11 +475,13 @@ def _event_routes(
         if not re.match(EVENT_ID, start):
             raise HTTPException(422, "Last-Event-ID must be an id this stream sent.")
         after = events.latest_id(conn, keys) if start == "now" else start
-        job_id = service.resolve(conn, settings, job) if job else None
+        job_id = service.fetch_for(conn, settings, job, who.name).id if job else None
 
         def stream() -> Iterator[bytes]:
             yield b"retry: 2000\n\n"
-            for event in events.follow(conn, keys, after, job=job_id, batch=batch, kinds=tuple(kind), block_ms=3000):
+            for event in events.follow(
+                conn, keys, after, job=job_id, batch=batch, kinds=tuple(kind), client=who.name, block_ms=3000
+            ):
                 if event is None:
                     yield b": keep-alive\n\n"
                     continue

@@ -104,6 +104,9 @@ class JobView(BaseModel):
     )
     spec: dict[str, Any] = Field(description="The job as submitted (its prompt and options).")
     metadata: dict[str, Any] = Field(description="The metadata you submitted with the job.")
+    client: str | None = Field(
+        default=None, description="The client that submitted it (null: the operator's own token)."
+    )
     submitted_at: float | None = Field(description="Unix time the job was queued.")
     started_at: float | None = Field(description="Unix time its latest attempt started.")
     ended_at: float | None = Field(description="Unix time it finished or failed.")

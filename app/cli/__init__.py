@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "submit": ("app.cli.submit:submit_command", "Queue PROMPT as a Claude job; --wait for its result."),
     "jobs": ("app.cli.jobs:jobs_group", "List, show, watch, requeue and cancel jobs."),
     "batch": ("app.cli.batch:batch_group", "Submit a JSONL batch and read its results."),
+    "clients": ("app.cli.clients:clients_group", "Give teams their own API keys, budgets and limits."),
     "status": ("app.cli.status:status_command", "The fleet at a glance: state, workers, queues."),
     "worker": ("app.cli.worker:worker_command", "Run one fleet worker (the container's entrypoint)."),
     "up": ("app.cli.up:up_command", "Run a whole fleet here: Redis, workers, the API."),

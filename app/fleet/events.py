@@ -41,21 +41,45 @@ class Event:
     job: str | None
     batch: str | None
     data: dict[str, Any]
+    client: str | None = None  # the client whose job it is (None: the operator's, or a fleet event)
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "kind": self.kind, "at": self.at, "job": self.job, "batch": self.batch, **self.data}
 
-    def matches(self, job: str | None = None, batch: str | None = None, kinds: tuple[str, ...] = ()) -> bool:
+    def matches(
+        self,
+        job: str | None = None,
+        batch: str | None = None,
+        kinds: tuple[str, ...] = (),
+        client: str | None = None,
+    ) -> bool:
         return (
             (job is None or self.job == job)
             and (batch is None or self.batch == batch)
+            and (client is None or self.client == client or self.kind in FLEET_KINDS)
             and (not kinds or self.kind in kinds or self.kind.split(".", 1)[0] in kinds)
         )
 
 
-def emit(conn: Redis, keys: Keys, kind: str, *, job: str | None = None, batch: str | None = None, **data: Any) -> None:
+def emit(
+    conn: Redis,
+    keys: Keys,
+    kind: str,
+    *,
+    job: str | None = None,
+    batch: str | None = None,
+    client: str | None = None,
+    **data: Any,
+) -> None:
     """Append one event (best effort: never raises)."""
-    fields = {"kind": kind, "at": repr(time.time()), "job": job or "", "batch": batch or "", "data": json.dumps(data)}
+    fields = {
+        "kind": kind,
+        "at": repr(time.time()),
+        "job": job or "",
+        "batch": batch or "",
+        "client": client or "",
+        "data": json.dumps(data),
+    }
     with contextlib.suppress(redis.RedisError, OSError):
         conn.xadd(keys.event_stream, fields, maxlen=MAX_EVENTS, approximate=True)  # type: ignore[arg-type]
 
@@ -63,7 +87,7 @@ def emit(conn: Redis, keys: Keys, kind: str, *, job: str | None = None, batch: s
 def emit_for(job: Job, kind: str, **data: Any) -> None:
     """An event about ``job``, on its own deployment's stream (its queue is the deployment's prefix)."""
     meta = job.meta or {}
-    emit(job.connection, Keys(job.origin), kind, job=job.id, batch=meta.get("batch"), **data)
+    emit(job.connection, Keys(job.origin), kind, job=job.id, batch=meta.get("batch"), client=meta.get("client"), **data)
 
 
 def _event(entry_id: bytes | str, fields: dict[bytes, bytes]) -> Event:
@@ -75,6 +99,7 @@ def _event(entry_id: bytes | str, fields: dict[bytes, bytes]) -> Event:
         job=values.get("job") or None,
         batch=values.get("batch") or None,
         data=json.loads(values.get("data") or "{}"),
+        client=values.get("client") or None,
     )
 
 
@@ -98,6 +123,7 @@ def follow(
     job: str | None = None,
     batch: str | None = None,
     kinds: tuple[str, ...] = (),
+    client: str | None = None,
     block_ms: int = 4000,
     until: float | None = None,
 ) -> Iterator[Event | None]:
@@ -110,5 +136,5 @@ def follow(
             continue
         for event in found:
             last = event.id
-            if event.matches(job, batch, kinds):
+            if event.matches(job, batch, kinds, client):
                 yield event

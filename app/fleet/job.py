@@ -36,7 +36,7 @@ from app.errors import (
     JobFailed,
     PermanentJobError,
 )
-from app.fleet import attempts, events, stats
+from app.fleet import attempts, clients, events, stats
 from app.fleet.decision import Decision, Fate, decide
 from app.fleet.gate import Gate
 from app.fleet.keys import Keys
@@ -110,14 +110,33 @@ def guarded(call: Callable[[], T], settings: Settings | None = None) -> T | Retr
         probe = True
         log.info("job %s is the probe for %s", job.id, state.state)
 
+    client = (job.meta or {}).get("client")
+    if isinstance(client, str):
+        held = clients.hold(job.connection, keys, client, job.id, settings.timezone)
+        if held is not None:  # its client's budget or max_running: wait, spending nothing
+            reason, delay = held
+            events.emit_for(job, "job.waiting", reason=reason, delay=delay)
+            log.info("job %s waits %ds: %s", job.id, delay, reason)
+            job.enqueue_at_front_on_retry = False
+            return Retry(max=UNLIMITED, interval=delay)
+
     attempt = attempts.start_attempt(job, probe=probe)
     started = attempt["started_at"]
     events.emit_for(job, "job.started", attempt=attempt["n"], probe=probe, worker=attempt["worker"])
 
     def ended(outcome: str, message: str | None = None, cost: float | None = None) -> None:
         attempts.finish_attempt(job, attempt, outcome, message)
+        if isinstance(client, str):
+            clients.stopped(job.connection, keys, client, job.id)
         stats.record_attempt(
-            job.connection, keys, outcome, time.time() - started, cost, worker=job.worker_name, zone=settings.timezone
+            job.connection,
+            keys,
+            outcome,
+            time.time() - started,
+            cost,
+            worker=job.worker_name,
+            zone=settings.timezone,
+            client=(job.meta or {}).get("client"),
         )
 
     try:

@@ -74,6 +74,28 @@ class Keys:
         """Sorted set: batch id -> when it was first submitted."""
         return f"{self.prefix}:batches"
 
+    @property
+    def clients(self) -> str:
+        """Hash: client name -> its record as JSON (limits, the SHA-256 of its key; see ``clients``)."""
+        return f"{self.prefix}:clients"
+
+    @property
+    def client_keys(self) -> str:
+        """Hash: SHA-256 of an active client key -> the client's name."""
+        return f"{self.prefix}:client-keys"
+
+    def client_spend(self, name: str) -> str:
+        """Hash: one client's US dollars per day (``YYYY-MM-DD`` in the operator's time zone)."""
+        return f"{self.prefix}:client-spend:{name}"
+
+    def client_open(self, name: str) -> str:
+        """Set: one client's jobs that have not ended (counted against its max_queued)."""
+        return f"{self.prefix}:client-open:{name}"
+
+    def client_running(self, name: str) -> str:
+        """Sorted set: one client's jobs running now (counted against its max_running)."""
+        return f"{self.prefix}:client-running:{name}"
+
     def worker_stats(self, worker: str) -> str:
         """Hash: one worker's own counters (attempts by outcome); expires a week after its last write."""
         return f"{self.prefix}:stats:worker:{worker}"

@@ -36,6 +36,7 @@ def record_attempt(
     cost_usd: float | None,
     worker: str | None = None,
     zone: tzinfo = UTC,
+    client: str | None = None,
 ) -> None:
     """Count one attempt (its cost on today's date in ``zone``); never lets a Redis hiccup fail the job."""
     with contextlib.suppress(redis.RedisError), conn.pipeline(transaction=False) as pipe:
@@ -47,6 +48,8 @@ def record_attempt(
         if cost_usd:
             pipe.hincrbyfloat(key, "cost_usd_sum", cost_usd)
             pipe.hincrbyfloat(keys.spend_by_day, datetime.now(zone).date().isoformat(), cost_usd)
+            if client:
+                pipe.hincrbyfloat(keys.client_spend(client), datetime.now(zone).date().isoformat(), cost_usd)
         if worker:
             own = keys.worker_stats(worker)
             pipe.hincrby(own, f"attempts:{outcome}", 1)

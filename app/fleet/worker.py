@@ -37,7 +37,7 @@ from rq.utils import now as utcnow
 from rq.worker import WorkerStatus
 
 from app.claude.credentials import CLAUDE_LOGIN_FILE, STORED_CREDENTIAL_FILE, inspect_credentials
-from app.fleet import deliveries, events
+from app.fleet import endings, events
 from app.fleet.gate import Gate
 from app.fleet.job import HideSentinelRetryCounts, final_failures_are_final
 from app.fleet.keys import RQ_WORKER_PREFIX, Keys
@@ -173,8 +173,7 @@ class ClaudeWorker(Worker):
         # after RQ stored the result: a client that reacts to the event finds the job finished
         value = job.return_value(refresh=False)
         cost = value.get("cost_usd") if isinstance(value, dict) else None
-        events.emit_for(job, "job.finished", cost_usd=cost)
-        deliveries.job_ended(job, "job.finished")
+        endings.job_ended(job, "job.finished", cost_usd=cost)
 
     def handle_job_failure(
         self, job: Job, queue: Queue, started_job_registry: Any = None, exc_string: str = "", execution: Any = None
@@ -182,8 +181,7 @@ class ClaudeWorker(Worker):
         super().handle_job_failure(job, queue, started_job_registry, exc_string, execution)
         with contextlib.suppress(redis.RedisError):
             if job.get_status(refresh=True) == JobStatus.FAILED:
-                events.emit_for(job, "job.failed", error=(job.meta or {}).get("error"))
-                deliveries.job_ended(job, "job.failed")
+                endings.job_ended(job, "job.failed", error=(job.meta or {}).get("error"))
             else:  # RQ's crash safety net put it back
                 events.emit_for(job, "job.retried", reason="the job process died")
 

@@ -18,10 +18,11 @@ from pydantic import ValidationError
 from redis import Redis
 
 from app.errors import ClaudeWorkersError
-from app.fleet import deliveries
+from app.fleet import clients, deliveries
+from app.fleet.clients import Client
 from app.fleet.gate import Gate
 from app.fleet.keys import Keys
-from app.jobs import callback_url, policy, service
+from app.jobs import callback_url, policy, service, tenancy
 from app.jobs.spec import JobSpec
 from app.jobs.submit import enqueue
 from app.settings import Settings
@@ -117,10 +118,16 @@ def submit(
     batch_id: str | None = None,
     progress: Any = None,
     callback: str | None = None,
+    client: Client | None = None,
 ) -> dict[str, Any]:
     """Enqueue every item once. ``progress`` (optional) is called with each item as it is done;
-    ``callback`` gets the batch's webhook when its last job ends."""
+    ``callback`` gets the batch's webhook when its last job ends; ``client`` owns the batch."""
+    keys = Keys(settings.claude_workers_prefix)
     callback_url.check_callback(callback, settings)
+    if client is not None:
+        batch_id = f"{client.name}.{batch_id or content_id(items)}"  # one client's ids never meet another's
+        if client.max_queued and clients.open_count(conn, keys, client.name) + len(items) > client.max_queued:
+            raise tenancy.over_open_limit(client)
     checked: set[str] = set()  # a URL's host is resolved once, not once per job
     for item in items:  # the whole batch is allowed, or nothing of it is queued
         try:
@@ -137,14 +144,13 @@ def submit(
     for item in items:
         ident = hashlib.sha256(f"{batch_id}\0{item.custom_id}".encode()).hexdigest()[:24]
         spec = item.spec.model_copy(update={"idempotency_key": f"batch.{batch_id}.{ident}"})
-        job, created = enqueue(conn, settings, spec, batch=batch_id)
+        job, created = enqueue(conn, settings, spec, batch=batch_id, client=client)
         new += created
         conn.hsetnx(f"{key}:jobs", item.custom_id, job.id)
         if conn.sadd(f"{key}:seen", item.custom_id):
             conn.rpush(Keys(settings.claude_workers_prefix).batch_order(batch_id), item.custom_id)
         if progress is not None:
             progress(item)
-    keys = Keys(settings.claude_workers_prefix)
     conn.zadd(keys.batches, {batch_id: time.time()}, nx=True)
     conn.zremrangebyscore(keys.batches, "-inf", time.time() - ttl)  # those whose records expired
     for suffix in (":jobs", ":order", ":seen"):
@@ -152,6 +158,11 @@ def submit(
     if callback is not None:  # armed only now: a fast first job must not find the batch "complete"
         deliveries.arm_batch(conn, keys, batch_id, callback)
     return {"id": batch_id, "total": len(items), "new": new, "existing": len(items) - new}
+
+
+def owner(batch_id: str) -> str | None:
+    """The client a batch belongs to (its id starts with the client's name and a dot), or None."""
+    return batch_id.split(".", 1)[0] if "." in batch_id else None
 
 
 def _mapping(conn: Redis, settings: Settings, batch_id: str) -> tuple[list[str], dict[str, str]]:
@@ -194,10 +205,14 @@ def summary(conn: Redis, settings: Settings, batch_id: str) -> dict[str, Any]:
     return {"id": batch_id, "total": total, "counts": counts, "done": done, "complete": done == total}
 
 
-def recent(conn: Redis, settings: Settings, limit: int = 20) -> list[dict[str, Any]]:
-    """The newest batches with their progress: cheap enough to show live (no job is read)."""
+def recent(conn: Redis, settings: Settings, limit: int = 20, client: str | None = None) -> list[dict[str, Any]]:
+    """The newest batches (``client``'s only, when a client asks) with their progress: cheap enough to
+    show live (no job is read)."""
     keys = Keys(settings.claude_workers_prefix)
-    newest: list[tuple[bytes, float]] = conn.zrevrange(keys.batches, 0, limit - 1, withscores=True)  # type: ignore[assignment]
+    end = -1 if client else limit - 1
+    newest: list[tuple[bytes, float]] = conn.zrevrange(keys.batches, 0, end, withscores=True)  # type: ignore[assignment]
+    if client is not None:
+        newest = [(raw, at) for raw, at in newest if owner(raw.decode()) == client][:limit]
     with conn.pipeline(transaction=False) as pipe:
         for raw, _ in newest:
             pipe.llen(keys.batch_order(raw.decode()))

@@ -30,9 +30,9 @@ class PathRefused(ClaudeWorkersError):
     """A path that leaves the workspace, or is not in it (HTTP 422)."""
 
 
-def workspace_of(conn: Redis, settings: Settings, job_id: str) -> tuple[str, Path]:
+def workspace_of(conn: Redis, settings: Settings, job_id: str, client: str | None = None) -> tuple[str, Path]:
     """The job's full id and its workspace, when it is still there."""
-    job = service.fetch(conn, job_id, settings)
+    job = service.fetch_for(conn, settings, job_id, client)
     spec = job.args[0] if job.args and isinstance(job.args[0], dict) else {}
     name = spec.get("workspace") if isinstance(spec.get("workspace"), str) else None
     path = kept_workspace(settings.workspace_root, job.id, name)

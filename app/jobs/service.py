@@ -21,7 +21,7 @@ from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 
 from app.errors import ClaudeWorkersError
-from app.fleet import deliveries, events
+from app.fleet import deliveries, endings
 from app.fleet.keys import Keys
 from app.fleet.state import FleetState
 from app.jobs.submit import queue_for
@@ -100,6 +100,20 @@ def fetch(conn: Redis, job_id: str, settings: Settings | None = None) -> Job:
     return job
 
 
+def fetch_for(conn: Redis, settings: Settings, job_id: str, client: str | None) -> Job:
+    """``fetch`` as ``client`` sees it: another client's job does not exist for it (404, not 403, so ids do
+    not leak), and neither does a prefix that would name another's; ``None`` is the operator, who sees all."""
+    try:
+        job = fetch(conn, job_id, settings)
+    except AmbiguousJobId:
+        if client is None:
+            raise
+        raise _not_found(job_id) from None
+    if client is not None and (job.meta or {}).get("client") != client:
+        raise _not_found(job_id)
+    return job
+
+
 def public_status(job: Job, gate: FleetState | None) -> str:
     status = job.get_status(refresh=False)
     value = status.value if isinstance(status, JobStatus) else str(status)
@@ -123,6 +137,7 @@ def job_view(job: Job, gate: FleetState | None = None) -> dict[str, Any]:
         "status": status,
         "spec": spec,
         "metadata": meta.get("metadata") or spec.get("metadata") or {},
+        "client": meta.get("client"),
         "submitted_at": meta.get("submitted_at") or _epoch(job.enqueued_at),
         "started_at": _epoch(job.started_at),
         "ended_at": _epoch(job.ended_at),
@@ -184,9 +199,16 @@ def _ids(conn: Redis, key: str, kind: str, start: int, count: int) -> list[str]:
 
 
 def list_jobs(
-    conn: Redis, settings: Settings, gate: FleetState | None, status: str | None, limit: int, cursor: str | None
+    conn: Redis,
+    settings: Settings,
+    gate: FleetState | None,
+    status: str | None,
+    limit: int,
+    cursor: str | None,
+    client: str | None = None,
 ) -> tuple[list[dict[str, Any]], str | None]:
-    """A page of jobs, newest first within each status, and the cursor of the next page."""
+    """A page of jobs, newest first within each status, and the cursor of the next page (only
+    ``client``'s jobs when a client asks)."""
     wanted = "queued" if status == "waiting" else status
     sources = [s for s in _SOURCES if wanted is None or s[0] == wanted]
     index, offset = 0, 0
@@ -212,7 +234,7 @@ def list_jobs(
                 view = job_view(Job.fetch(job_id, connection=conn), gate)
             except NoSuchJobError:
                 continue
-            if status is None or view["status"] == status:
+            if (status is None or view["status"] == status) and (client is None or view["client"] == client):
                 views.append(view)
         if len(ids) < want:  # this source is exhausted
             index, offset = index + 1, 0
@@ -220,13 +242,13 @@ def list_jobs(
     return views, next_cursor
 
 
-def requeue(conn: Redis, settings: Settings, job_id: str) -> Job:
+def requeue(conn: Redis, settings: Settings, job_id: str, client: str | None = None) -> Job:
     """Put a failed (or canceled) job back on the queue with fresh budgets; its history stays.
 
     Under a short per-job lock, so that of two requeues sent at once exactly one puts the job
     back; the other finds it queued and is refused.
     """
-    job_id = resolve(conn, settings, job_id)
+    job_id = fetch_for(conn, settings, job_id, client).id
     lock = conn.lock(Keys(settings.claude_workers_prefix).requeue_lock(job_id), timeout=30, blocking_timeout=10)
     if not lock.acquire():
         raise JobStateConflict(f"Job {job_id} is being requeued by another request; look at it again in a moment.")
@@ -252,9 +274,9 @@ def requeue(conn: Redis, settings: Settings, job_id: str) -> Job:
     return fetch(conn, job_id)
 
 
-def cancel(conn: Redis, settings: Settings, job_id: str) -> Job:
+def cancel(conn: Redis, settings: Settings, job_id: str, client: str | None = None) -> Job:
     """Cancel a job that has not started (queued, waiting or scheduled)."""
-    job = fetch(conn, job_id, settings)
+    job = fetch_for(conn, settings, job_id, client)
     job_id = job.id
     status = job.get_status()
     if status not in (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED):
@@ -262,6 +284,5 @@ def cancel(conn: Redis, settings: Settings, job_id: str) -> Job:
             f"Job {job_id} is {public_status(job, None)}; only queued, waiting or scheduled jobs can be canceled."
         )
     job.cancel()
-    events.emit_for(job, "job.canceled")
-    deliveries.job_ended(job, "job.canceled")
+    endings.job_ended(job, "job.canceled")
     return fetch(conn, job_id)

@@ -16,9 +16,10 @@ from rq import Queue, Retry
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
-from app.fleet import events
+from app.fleet import clients, events
+from app.fleet.clients import Client
 from app.fleet.keys import Keys
-from app.jobs import callback_url, policy
+from app.jobs import callback_url, policy, tenancy
 from app.jobs.run import run_claude_job
 from app.jobs.spec import JobSpec
 from app.settings import Settings
@@ -36,16 +37,26 @@ def queue_for(conn: Redis, settings: Settings) -> Queue:
     return Queue(Keys(settings.claude_workers_prefix).queue, connection=conn)
 
 
-def enqueue(conn: Redis, settings: Settings, spec: JobSpec, *, batch: str | None = None) -> tuple[Job, bool]:
-    """Enqueue ``spec``. Returns the job and whether it is new (False: the idempotency key matched)."""
+def enqueue(
+    conn: Redis, settings: Settings, spec: JobSpec, *, batch: str | None = None, client: Client | None = None
+) -> tuple[Job, bool]:
+    """Enqueue ``spec`` (for ``client``, when a client sent it). Returns the job and whether it is new
+    (False: the idempotency key matched)."""
     policy.check(spec, settings)
+    if client is not None:
+        tenancy.admit(conn, settings, client, spec)
     callback_url.check_callback(spec.callback_url, settings)
     keys = Keys(settings.claude_workers_prefix)
     job_id = uuid.uuid4().hex
+    idempotency = keys.idempotency(f"{client.name}/{spec.idempotency_key}" if client else spec.idempotency_key or "")
     if spec.idempotency_key:
-        existing = _claim_idempotency_key(conn, keys.idempotency(spec.idempotency_key), job_id, settings)
+        existing = _claim_idempotency_key(conn, idempotency, job_id, settings)
         if existing is not None:
             return existing, False
+    if client is not None and not clients.open_job(conn, keys, client, job_id):
+        if spec.idempotency_key:  # this request claimed the key for a job it will not create
+            conn.eval(_RELEASE, 1, idempotency, job_id)
+        raise tenancy.over_open_limit(client)
     timeout = int((spec.timeout or settings.claude_job_timeout) + RQ_TIMEOUT_MARGIN_S)
     crash = settings.claude_crash_max_retries
     job = queue_for(conn, settings).enqueue(
@@ -64,15 +75,28 @@ def enqueue(conn: Redis, settings: Settings, spec: JobSpec, *, batch: str | None
             "metadata": spec.metadata,
             "batch": batch,
             "callback_url": spec.callback_url,
+            "client": client.name if client else None,
         },
     )
-    events.emit(conn, keys, "job.queued", job=job.id, batch=batch, priority=spec.priority)
+    events.emit(
+        conn,
+        keys,
+        "job.queued",
+        job=job.id,
+        batch=batch,
+        client=client.name if client else None,
+        priority=spec.priority,
+    )
     return job, True
 
 
 #: swap the key's job id for ours only if it still names the one we found gone
 _TAKE_OVER = """
 if redis.call('get', KEYS[1]) == ARGV[1] then redis.call('set', KEYS[1], ARGV[2], 'ex', ARGV[3]) return 1 end
+return 0
+"""
+_RELEASE = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
 return 0
 """
 #: how long a request waits for the job another request is creating under the same key

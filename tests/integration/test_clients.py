@@ -1,0 +1,125 @@
+"""Several clients on one fleet, through the real API, CLI, workers and Redis: each sees only its own
+jobs, limits hold under concurrency, budgets refuse and hold, a revoked key is refused at once."""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import cli_env
+from tests.fakes.anthropic_api import FakeAnthropicAPI, Reply
+from tests.fleet_harness import Fleet, wait_until
+from tests.integration.conftest import api_server, run_app
+
+pytestmark = pytest.mark.integration
+
+
+def add_client(fleet: Fleet, name: str, *limits: str) -> str:
+    made = run_app(cli_env(**fleet.settings_env()), "clients", "add", name, *limits, "--json")
+    assert made.returncode == 0, made.stderr
+    created = json.loads(made.stdout)
+    assert created["name"] == name and created["key"].startswith("cwk_")
+    return str(created["key"])
+
+
+def as_client(url: str, key: str) -> httpx.Client:
+    return httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=10)
+
+
+def test_a_client_sees_only_its_own_jobs_and_batches_and_ids_do_not_leak(
+    fleet: Fleet, api: httpx.Client, tmp_path: Path
+) -> None:
+    a_key, b_key = add_client(fleet, "team-a"), add_client(fleet, "team-b")
+    url = str(api.base_url)
+    with as_client(url, a_key) as a, as_client(url, b_key) as b:
+        mine = a.post("/jobs", json={"prompt": "A's secret plan", "engine": "api"}).json()
+        job_id = mine["id"]
+        assert mine["job"]["client"] == "team-a"
+        assert b.get(f"/jobs/{job_id}").status_code == 404
+        assert b.get(f"/jobs/{job_id[:8]}").status_code == 404
+        assert b.delete(f"/jobs/{job_id}").status_code == 404
+        assert b.post(f"/jobs/{job_id}/requeue").status_code == 404
+        assert b.get(f"/jobs/{job_id}/files").status_code == 404
+        assert b.get("/events", params={"job": job_id}).status_code == 404
+        assert b.get(f"/jobs/{job_id}").json()["detail"] == a.get("/jobs/nonexistent0000").json()["detail"].replace(
+            "nonexistent0000", job_id
+        ), "another's job reads exactly like no job"
+        assert [j["id"] for j in b.get("/jobs").json()["jobs"]] == []
+        assert [j["id"] for j in a.get("/jobs").json()["jobs"]] == [job_id]
+        assert job_id in [j["id"] for j in api.get("/jobs").json()["jobs"]], "the operator sees every job"
+
+        made = a.post("/batches", json={"jobs": [{"custom_id": "x", "prompt": "hi", "engine": "api"}]}).json()
+        assert made["id"].startswith("team-a.")
+        assert b.get(f"/batches/{made['id']}").status_code == 404
+        assert b.get(f"/batches/{made['id']}/results").status_code == 404
+        assert b.get("/batches").json()["batches"] == []
+        assert [x["id"] for x in a.get("/batches").json()["batches"]] == [made["id"]]
+        # the same idempotency key from two clients makes two jobs
+        one = a.post("/jobs", json={"prompt": "p", "engine": "api", "idempotency_key": "k1"}).json()
+        two = b.post("/jobs", json={"prompt": "p", "engine": "api", "idempotency_key": "k1"}).json()
+        assert one["id"] != two["id"] and one["created"] and two["created"]
+
+
+def test_max_queued_holds_under_thirty_concurrent_submits(fleet: Fleet, api: httpx.Client) -> None:
+    key = add_client(fleet, "ci", "--max-queued", "5")
+    with as_client(str(api.base_url), key) as ci:
+
+        def submit(i: int) -> int:
+            return ci.post("/jobs", json={"prompt": f"job {i}", "engine": "api"}).status_code
+
+        with ThreadPoolExecutor(max_workers=30) as pool:
+            codes = list(pool.map(submit, range(30)))
+        assert codes.count(201) == 5 and codes.count(429) == 25, codes
+        refused = ci.post("/jobs", json={"prompt": "one more", "engine": "api"})
+        assert refused.status_code == 429 and "max_queued" in refused.json()["detail"]
+        assert len(ci.get("/jobs").json()["jobs"]) == 5
+
+
+def test_a_budget_refuses_new_jobs_holds_queued_ones_and_lets_them_run_when_raised(
+    fleet: Fleet, api: httpx.Client, fake_api: FakeAnthropicAPI, claude_bin: str
+) -> None:
+    key = add_client(fleet, "small", "--daily-budget-usd", "0.001")
+    fake_api.always(Reply(kind="success", text="costly", input_tokens=1000))  # $0.003 each
+    with as_client(str(api.base_url), key) as small:
+        ids = [small.post("/jobs", json={"prompt": f"job {i}", "engine": "api"}).json()["id"] for i in range(2)]
+        fleet.start_workers(1)
+        wait_until(lambda: small.get(f"/jobs/{ids[0]}").json()["status"] == "finished", 60, what="the first job")
+        refused = small.post("/jobs", json={"prompt": "over budget", "engine": "api"})
+        assert refused.status_code == 429, refused.text
+        assert "daily budget of $0.001 is spent" in refused.json()["detail"]
+        assert refused.json()["retry_at"] > 0 and int(refused.headers["retry-after"]) > 0
+        held = wait_until(
+            lambda: (v := small.get(f"/jobs/{ids[1]}").json())["status"] == "scheduled" and v, 30, what="the hold"
+        )
+        assert held["attempts"] == [], "a held job spends no attempt"
+        raised = run_app(cli_env(**fleet.settings_env()), "clients", "update", "small", "--daily-budget-usd", "1")
+        assert raised.returncode == 0, raised.stderr
+        wait_until(lambda: small.get(f"/jobs/{ids[1]}").json()["status"] == "finished", 40, what="the held job")
+        shown = json.loads(run_app(cli_env(**fleet.settings_env()), "clients", "show", "small", "--json").stdout)
+        assert shown["spent"]["today_usd"] == pytest.approx(2 * (1000 * 3 + 3 * 15) / 1e6, abs=1e-9)  # sonnet prices
+
+
+def test_a_revoked_key_is_refused_at_once_and_no_key_is_kept_in_plaintext(
+    fleet: Fleet, api: httpx.Client, tmp_path: Path
+) -> None:
+    key = add_client(fleet, "leaver")
+    # a second API process: revocation must reach every one, not only the one that served the key
+    with api_server(fleet, tmp_path) as (other_url, other_log), as_client(str(api.base_url), key) as one:
+        with as_client(other_url, key) as two:
+            assert one.get("/jobs").status_code == 200 and two.get("/jobs").status_code == 200
+            revoked = run_app(cli_env(**fleet.settings_env()), "clients", "revoke", "leaver")
+            assert revoked.returncode == 0, revoked.stderr
+            for client in (one, two):
+                answer = client.get("/jobs")
+                assert answer.status_code == 401 and "not valid" in answer.json()["detail"]
+        logs = fleet.log_text() + other_log.read_text()
+    conn = fleet.conn
+    stored = [conn.dump(k) or b"" for k in conn.scan_iter(f"{fleet.prefix}*")]
+    assert not [s for s in stored if key.encode() in s], "a client key reached Redis in plaintext"
+    assert key not in logs
+    listed = run_app(cli_env(**fleet.settings_env()), "clients", "list", "--json")
+    assert key not in listed.stdout and json.loads(listed.stdout)[0]["revoked_at"]
