@@ -203,7 +203,7 @@ def open_count(conn: Redis, keys: Keys, name: str) -> int:
 #: longer run (their worker was killed) are dropped first, so a crash never holds a slot
 _START = """
 for _, id in ipairs(redis.call('zrange', KEYS[1], 0, -1)) do
-  if redis.call('hget', 'rq:job:' .. id, 'status') ~= 'started' then redis.call('zrem', KEYS[1], id) end
+  if redis.call('hget', ARGV[4] .. id, 'status') ~= 'started' then redis.call('zrem', KEYS[1], id) end
 end
 local limit = tonumber(ARGV[2])
 if limit > 0 and not redis.call('zscore', KEYS[1], ARGV[1]) and redis.call('zcard', KEYS[1]) >= limit then
@@ -226,7 +226,9 @@ def hold(conn: Redis, keys: Keys, name: str, job_id: str, zone: tzinfo) -> tuple
     blocked = budget_block(client, spend(conn, keys, name, zone), zone)
     if blocked is not None:
         return f"client {name}: {blocked[0]}", min(HOLD_RETRY_S, max(1, int(blocked[1] - time.time())))
-    started = conn.eval(_START, 1, keys.client_running(name), job_id, client.max_running or 0, time.time())
+    started = conn.eval(
+        _START, 1, keys.client_running(name), job_id, client.max_running or 0, time.time(), Keys.rq_job("")
+    )
     if not started:
         return f"client {name} has {client.max_running} jobs running, its max_running", RUNNING_RETRY_S
     return None

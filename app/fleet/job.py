@@ -36,7 +36,7 @@ from app.errors import (
     JobFailed,
     PermanentJobError,
 )
-from app.fleet import attempts, clients, events, stats
+from app.fleet import attempts, clients, events, fairness, stats
 from app.fleet.decision import Decision, Fate, decide
 from app.fleet.gate import Gate
 from app.fleet.keys import Keys
@@ -120,6 +120,7 @@ def guarded(call: Callable[[], T], settings: Settings | None = None) -> T | Retr
             job.enqueue_at_front_on_retry = False
             return Retry(max=UNLIMITED, interval=delay)
 
+    fairness.taken(job.connection, keys, job.id)
     attempt = attempts.start_attempt(job, probe=probe)
     started = attempt["started_at"]
     events.emit_for(job, "job.started", attempt=attempt["n"], probe=probe, worker=attempt["worker"])

@@ -96,6 +96,26 @@ class Keys:
         """Sorted set: one client's jobs running now (counted against its max_running)."""
         return f"{self.prefix}:client-running:{name}"
 
+    @property
+    def fair_starts(self) -> str:
+        """Sorted set: queued job id -> its virtual start time (see ``fairness``)."""
+        return f"{self.prefix}:fair-starts"
+
+    @property
+    def fair_last(self) -> str:
+        """Hash: client -> the virtual start time of its latest queued job."""
+        return f"{self.prefix}:fair-last"
+
+    @property
+    def fair_time(self) -> str:
+        """String: the fleet's virtual time (the start time of the job taken last)."""
+        return f"{self.prefix}:fair-time"
+
+    @property
+    def fair_clients(self) -> str:
+        """Hash: queued job id -> its client ("" for the operator's)."""
+        return f"{self.prefix}:fair-clients"
+
     def worker_stats(self, worker: str) -> str:
         """Hash: one worker's own counters (attempts by outcome); expires a week after its last write."""
         return f"{self.prefix}:stats:worker:{worker}"

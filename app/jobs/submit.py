@@ -16,7 +16,7 @@ from rq import Queue, Retry
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
-from app.fleet import clients, events
+from app.fleet import clients, events, fairness
 from app.fleet.clients import Client
 from app.fleet.keys import Keys
 from app.jobs import callback_url, policy, tenancy
@@ -67,7 +67,7 @@ def enqueue(
         result_ttl=settings.claude_result_ttl,
         failure_ttl=-1,
         retry=Retry(max=crash, interval=CRASH_RETRY_INTERVALS) if crash > 0 else None,
-        at_front=spec.priority == "high",
+        at_front=False,  # high priority goes first within its client's share: fairness.place
         description=_describe(spec),
         meta={
             "submitted_at": time.time(),
@@ -78,6 +78,7 @@ def enqueue(
             "client": client.name if client else None,
         },
     )
+    fairness.place(conn, keys, job.id, client.name if client else None, high=spec.priority == "high")
     events.emit(
         conn,
         keys,

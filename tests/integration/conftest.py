@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import PYTHON, ROOT, cli_env
 from tests.fakes.anthropic_api import FakeAnthropicAPI
-from tests.fleet_harness import Fleet, free_port, running_fleet, wait_until
+from tests.fleet_harness import LOG_TAIL, Fleet, free_port, running_fleet, wait_until
 
 TOKEN = "test-api-token-" + "x" * 16
 
@@ -52,14 +52,30 @@ def api_server(fleet: Fleet, tmp_path: Path, *args: str, **env: str) -> Iterator
 
 
 @pytest.fixture
-def fleet(fake_api: FakeAnthropicAPI, redis_url: str, tmp_path: Path) -> Iterator[Fleet]:
+def fleet(
+    request: pytest.FixtureRequest, fake_api: FakeAnthropicAPI, redis_url: str, tmp_path: Path
+) -> Iterator[Fleet]:
     env = {
         "ANTHROPIC_BASE_URL": fake_api.url,
         "ANTHROPIC_API_KEY": "sk-ant-api-test",
         "CLAUDE_WORKERS_API_TOKEN": TOKEN,
     }
     with running_fleet(redis_url, tmp_path, **env) as running:
+        request.node.stash[FLEET] = running
         yield running
+
+
+FLEET = pytest.StashKey[Fleet]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    report = yield
+    fleet = item.stash.get(FLEET, None)
+    if fleet is not None and report.failed and call.when == "call":  # type: ignore[attr-defined]
+        tail = "\n".join(fleet.log_text().splitlines()[-LOG_TAIL:])  # what the workers said, for a CI failure
+        report.sections.append((f"worker logs (last {LOG_TAIL} lines)", tail))  # type: ignore[attr-defined]
+    return report
 
 
 @pytest.fixture

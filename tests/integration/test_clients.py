@@ -123,3 +123,24 @@ def test_a_revoked_key_is_refused_at_once_and_no_key_is_kept_in_plaintext(
     assert key not in logs
     listed = run_app(cli_env(**fleet.settings_env()), "clients", "list", "--json")
     assert key not in listed.stdout and json.loads(listed.stdout)[0]["revoked_at"]
+
+
+def test_a_client_with_one_job_is_not_stuck_behind_another_clients_two_hundred(
+    fleet: Fleet, api: httpx.Client, fake_api: FakeAnthropicAPI, claude_bin: str
+) -> None:
+    url = str(api.base_url)
+    with as_client(url, add_client(fleet, "bulk")) as bulk, as_client(url, add_client(fleet, "single")) as single:
+        batch = [{"custom_id": f"j{i}", "prompt": f"bulk {i}", "engine": "api"} for i in range(200)]
+        assert bulk.post("/batches", json={"jobs": batch}).status_code == 201
+        mine = single.post("/jobs", json={"prompt": "just one", "engine": "api"}).json()["id"]
+        high = bulk.post("/jobs", json={"prompt": "bulk, urgent", "engine": "api", "priority": "high"}).json()["id"]
+        order = [i.decode() for i in fleet.conn.lrange(f"rq:queue:{fleet.prefix}", 0, -1)]
+        assert order.index(mine) <= 2, "the single job waits behind one of bulk's at most"
+        assert order.index(high) <= 2, "high priority goes first within bulk's own share"
+        fake_api.always(Reply.success("ok", delay=0.2))
+        fleet.start_workers(1)
+        wait_until(lambda: single.get(f"/jobs/{mine}").json()["status"] == "finished", 60, what="the single job")
+        started_before = [
+            j for j in bulk.get("/jobs", params={"limit": 500}).json()["jobs"] if j["status"] in ("started", "finished")
+        ]
+        assert len(started_before) < 5, f"{len(started_before)} of bulk's jobs started first"
