@@ -180,6 +180,20 @@ class Overloaded(RateLimited):
     state = State.OVERLOADED
 
 
+class FleetBudgetExceeded(FleetBlockingError):
+    """The fleet spent its own daily or monthly cap; ``renews_at`` is when that period turns."""
+
+    state = State.BUDGET_EXCEEDED
+    hint = (
+        "Jobs resume by themselves when the period turns. To resume now, raise CLAUDE_FLEET_DAILY_BUDGET_USD "
+        "or CLAUDE_FLEET_MONTHLY_BUDGET_USD and restart the workers."
+    )
+
+    def __init__(self, message: str, *, renews_at: float, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.renews_at = renews_at
+
+
 class BillingRequired(FleetBlockingError):
     """Credit balance too low, or the organisation is out of usage."""
 

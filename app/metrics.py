@@ -25,7 +25,7 @@ from redis import Redis
 
 from app import __version__
 from app.errors import ConfigError
-from app.fleet import stats
+from app.fleet import clients, stats
 from app.fleet.keys import Keys
 from app.fleet.presence import WorkerInfo
 from app.fleet.snapshot import FleetSnapshot, take
@@ -173,6 +173,16 @@ class FleetCollector(Collector):
         cost = CounterMetricFamily(f"{NS}_cost_usd", "Claude cost reported by runs, in USD.")
         cost.add_metric([], counters.get("cost_usd_sum", 0))
         yield cost
+
+        spend = GaugeMetricFamily(
+            f"{NS}_client_spend_usd", "What each client's jobs cost, in USD, this period.", labels=["client", "period"]
+        )
+        zone = self.settings.timezone
+        for client in clients.all_clients(self.conn, self.keys):
+            spent = clients.spend(self.conn, self.keys, client.name, zone)
+            spend.add_metric([client.name, "day"], spent["today_usd"])
+            spend.add_metric([client.name, "month"], spent["this_month_usd"])
+        yield spend
 
         for field, help_text in (
             ("deferrals", "Jobs put back behind a closed gate without calling Claude."),

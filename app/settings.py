@@ -146,6 +146,16 @@ class Settings(BaseSettings):
         le=64 * 1024 * 1024,
         description="The largest diff a job's result carries; a longer one is cut there, and the result says so.",
     )
+    claude_fleet_daily_budget_usd: float | None = Field(
+        default=None,
+        gt=0,
+        allow_inf_nan=False,
+        description="The fleet's own cap on what its jobs cost a day: past it the gate closes (budget_exceeded) "
+        "until the day turns; running jobs finish. Unset: no cap.",
+    )
+    claude_fleet_monthly_budget_usd: float | None = Field(
+        default=None, gt=0, allow_inf_nan=False, description="The same cap for a calendar month."
+    )
     claude_workers_timezone: str = Field(
         default="UTC",
         description="The operator's time zone (an IANA name such as Europe/Berlin): where a day and a week of "

@@ -12,6 +12,7 @@ class State(StrEnum):
     RATE_LIMITED = "rate_limited"
     OVERLOADED = "overloaded"
     BILLING_REQUIRED = "billing_required"
+    BUDGET_EXCEEDED = "budget_exceeded"  # the fleet's own spending cap (CLAUDE_FLEET_*_BUDGET_USD)
 
     @property
     def exit_code(self) -> int:
@@ -33,6 +34,7 @@ EXIT_CODES: dict[str, int] = {
     State.RATE_LIMITED: 12,
     State.OVERLOADED: 13,
     State.BILLING_REQUIRED: 14,
+    State.BUDGET_EXCEEDED: 15,
 }
 
 

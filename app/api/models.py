@@ -185,6 +185,7 @@ class Spend(BaseModel):
         description="US dollars Claude jobs cost today (reported by the CLI, estimated for the API)."
     )
     this_week_usd: float = Field(description="US dollars since Monday, today included.")
+    this_month_usd: float = Field(description="US dollars since the first of the month, today included.")
     timezone: str = Field(description="Where days begin (CLAUDE_WORKERS_TIMEZONE).")
 
 

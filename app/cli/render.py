@@ -31,6 +31,7 @@ STATE_LOOK: dict[str, tuple[str, str]] = {
     "rate_limited": ("🔄", "yellow"),
     "overloaded": ("🔄", "yellow"),
     "billing_required": ("⚠️ ", "red"),
+    "budget_exceeded": ("💰", "yellow"),
 }
 STATUS_COLOUR = {
     "finished": "green",

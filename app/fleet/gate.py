@@ -134,6 +134,14 @@ class Gate:
             log.info("credentials changed: probing at once")
         return state
 
+    def cap_lifted(self) -> FleetState:
+        """Make a budget probe due now (a waiting worker found the spending cap raised)."""
+        now = time.time()
+        state, changed = self._update(lambda cur: policy.cap_lifted(cur, now=now))
+        if changed:
+            log.info("the fleet's spending cap was raised: probing at once")
+        return state
+
     # -- the probe lock ----------------------------------------------------------------
     def acquire_probe(self, owner: str) -> bool:
         won = bool(self.conn.set(self.keys.probe_lock, owner, nx=True, px=PROBE_LOCK_TTL_MS))

@@ -36,7 +36,7 @@ from app.errors import (
     JobFailed,
     PermanentJobError,
 )
-from app.fleet import attempts, clients, events, fairness, stats
+from app.fleet import attempts, clients, events, fairness, spending_cap, stats
 from app.fleet.decision import Decision, Fate, decide
 from app.fleet.gate import Gate
 from app.fleet.keys import Keys
@@ -119,6 +119,14 @@ def guarded(call: Callable[[], T], settings: Settings | None = None) -> T | Retr
             log.info("job %s waits %ds: %s", job.id, delay, reason)
             job.enqueue_at_front_on_retry = False
             return Retry(max=UNLIMITED, interval=delay)
+
+    capped = spending_cap.over(job.connection, keys, settings)
+    if capped is not None:  # the fleet's own cap: the gate closes for everyone, this job waits behind it
+        gate.report_failure(capped, attempt_started_at=time.time(), probe=probe)
+        attempts.record_deferral(job)
+        events.emit_for(job, "job.waiting", state=capped.state, until=capped.renews_at)
+        log.info("job %s deferred: %s", job.id, capped.message)
+        return _back_of_the_line(job, front=True)
 
     fairness.taken(job.connection, keys, job.id)
     attempt = attempts.start_attempt(job, probe=probe)

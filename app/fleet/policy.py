@@ -6,6 +6,8 @@
   reset time is known, however far away (a weekly limit is not cut to 4 h); otherwise the
   ladder ``CLAUDE_QUOTA_RETRY_DELAY × CLAUDE_QUOTA_BACKOFF_MULTIPLIER^step`` capped at
   ``CLAUDE_QUOTA_MAX_DELAY`` (1 h, 1.5 h, 2.25 h, … 4 h).
+* ``budget_exceeded`` (the fleet's own spending cap): when the capped period turns, or at once
+  when a waiting worker finds the cap raised (``cap_lifted``).
 * ``rate_limited`` / ``overloaded``: a short doubling backoff that never waits less than the
   server's ``retry-after``, capped at ``CLAUDE_SHORT_BACKOFF_MAX``.
 
@@ -18,7 +20,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, replace
 
-from app.errors import FleetBlockingError, UsageLimitReached
+from app.errors import FleetBlockingError, FleetBudgetExceeded, UsageLimitReached
 from app.fleet.state import READY, FleetState
 from app.settings import Settings
 from app.states import State
@@ -63,6 +65,8 @@ def next_probe_at(error: FleetBlockingError, step: int, now: float, timing: Timi
     state = error.state
     if State(state).needs_a_login:
         return now + timing.auth_delay
+    if isinstance(error, FleetBudgetExceeded):
+        return max(error.renews_at, now)
     if state == State.QUOTA_EXCEEDED:
         resets_at = error.resets_at if isinstance(error, UsageLimitReached) else None
         # a reset that is (nearly) now but still refused gets the ladder instead of a busy loop
@@ -141,5 +145,12 @@ def credentials_changed(current: FleetState, *, now: float) -> FleetState | None
     if not State(current.state).needs_a_login:
         return None
     if current.until is not None and current.until <= now:
+        return None
+    return replace(current, until=now, updated_at=now)
+
+
+def cap_lifted(current: FleetState, *, now: float) -> FleetState | None:
+    """The fleet's spending cap was raised: a probe is due at once."""
+    if current.state != State.BUDGET_EXCEEDED or (current.until is not None and current.until <= now):
         return None
     return replace(current, until=now, updated_at=now)

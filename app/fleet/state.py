@@ -24,6 +24,7 @@ SEED_LABELS = {
     "rate_limited": "Rate Limited",
     "overloaded": "Overloaded",
     "billing_required": "Billing Required",
+    "budget_exceeded": "Budget Exceeded",
 }
 
 #: what an operator should do, per state
@@ -34,6 +35,8 @@ ACTIONS = {
     "rate_limited": "Nothing: jobs resume by themselves after a short backoff.",
     "overloaded": "Nothing: jobs resume by themselves after a short backoff.",
     "billing_required": "Add credits or raise the usage allowance, then: python -m app.claude_auth_manager test",
+    "budget_exceeded": "Nothing: jobs resume when the spending period turns. To resume now: raise "
+    "CLAUDE_FLEET_DAILY_BUDGET_USD (or _MONTHLY_) and restart the workers.",
 }
 
 

@@ -85,9 +85,17 @@ def histogram(counters: dict[str, float]) -> list[tuple[str, float]]:
 
 
 def spend(conn: Redis, keys: Keys, zone: tzinfo, now: datetime | None = None) -> dict[str, float]:
-    """US dollars spent today and this week (from Monday), in ``zone``."""
+    """US dollars spent today, this week (from Monday) and this month, in ``zone``."""
     today = (now or datetime.now(zone)).astimezone(zone).date()
-    week = [today - timedelta(days=n) for n in range(today.weekday() + 1)]
-    raw: list[bytes | None] = conn.hmget(keys.spend_by_day, [d.isoformat() for d in week])  # type: ignore[assignment]
-    amounts = [float(v) if v is not None else 0.0 for v in raw]
-    return {"today_usd": round(amounts[0], 6), "this_week_usd": round(sum(amounts), 6)}
+    days = sorted(
+        {today - timedelta(days=n) for n in range(today.weekday() + 1)}
+        | {today.replace(day=d) for d in range(1, today.day + 1)}
+    )
+    raw: list[bytes | None] = conn.hmget(keys.spend_by_day, [d.isoformat() for d in days])  # type: ignore[assignment]
+    amount = {d: float(v) if v is not None else 0.0 for d, v in zip(days, raw, strict=True)}
+    week_start = today - timedelta(days=today.weekday())
+    return {
+        "today_usd": round(amount[today], 6),
+        "this_week_usd": round(sum(v for d, v in amount.items() if d >= week_start), 6),
+        "this_month_usd": round(sum(v for d, v in amount.items() if d.month == today.month), 6),
+    }

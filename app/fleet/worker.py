@@ -37,7 +37,7 @@ from rq.utils import now as utcnow
 from rq.worker import WorkerStatus
 
 from app.claude.credentials import CLAUDE_LOGIN_FILE, STORED_CREDENTIAL_FILE, inspect_credentials
-from app.fleet import endings, events
+from app.fleet import endings, events, spending_cap
 from app.fleet.gate import Gate
 from app.fleet.job import HideSentinelRetryCounts, final_failures_are_final
 from app.fleet.keys import RQ_WORKER_PREFIX, Keys
@@ -205,13 +205,7 @@ class ClaudeWorker(Worker):
                 state = self.gate.read()
                 if state.is_open:
                     break
-                if State(state.state).needs_a_login:
-                    current = credential_signature(self.settings)
-                    if signature is None:
-                        signature = current
-                    elif current != signature:
-                        signature = current
-                        state = self.gate.credentials_changed()
+                state, signature = self._sooner(state, signature)
                 if state.probe_due() and self.queues[0].count > 0 and self.gate.acquire_probe(self.name):
                     self.probing = True
                     log.info("worker %s: probing Claude with the next job (fleet is %s)", self.name, state.state)
@@ -244,6 +238,20 @@ class ClaudeWorker(Worker):
         if before_state is not None:
             with contextlib.suppress(redis.RedisError):
                 self.set_state(before_state)
+
+    def _sooner(self, state: FleetState, signature: Any) -> tuple[FleetState, Any]:
+        """Bring the next probe forward when what closed the gate may be fixed: new credential files
+        for a login state; a raised spending cap (these settings are newer), or a turned period."""
+        if state.state == State.BUDGET_EXCEEDED:
+            if spending_cap.over(self.connection, self.gate.keys, self.settings) is None:
+                return self.gate.cap_lifted(), signature
+            return state, signature
+        if State(state.state).needs_a_login:
+            current = credential_signature(self.settings)
+            if signature is not None and current != signature:
+                return self.gate.credentials_changed(), current
+            return state, current
+        return state, signature
 
     def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
         super().heartbeat(timeout, pipeline)

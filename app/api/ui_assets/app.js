@@ -104,7 +104,7 @@ function renderCountdown() {
   let text = "";
   if (until) {
     const left = until - now();
-    const verb = fleet.state === "quota_exceeded" ? "resumes" : "next probe";
+    const verb = fleet.state === "quota_exceeded" || fleet.state === "budget_exceeded" ? "resumes" : "next probe";
     text = left > 0 ? `${verb} in ${clock(left)}` : "probing now";
   } else if (fleet.state === "auth_required" || fleet.state === "billing_required") {
     text = "waiting for you";
