@@ -213,7 +213,7 @@ redis.call('zadd', KEYS[1], ARGV[3], ARGV[1])
 return 1
 """
 #: seconds a held job waits before it looks again (a budget may be raised at any time)
-HOLD_RETRY_S = 10
+HOLD_RETRY_S = 5
 RUNNING_RETRY_S = 5
 
 

@@ -3,6 +3,7 @@ jobs, limits hold under concurrency, budgets refuse and hold, a revoked key is r
 
 from __future__ import annotations
 
+import itertools
 import json
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -144,3 +145,26 @@ def test_a_client_with_one_job_is_not_stuck_behind_another_clients_two_hundred(
             j for j in bulk.get("/jobs", params={"limit": 500}).json()["jobs"] if j["status"] in ("started", "finished")
         ]
         assert len(started_before) < 5, f"{len(started_before)} of bulk's jobs started first"
+
+
+def test_max_running_keeps_a_clients_jobs_one_at_a_time_on_a_wider_fleet(
+    fleet: Fleet, api: httpx.Client, fake_api: FakeAnthropicAPI, claude_bin: str
+) -> None:
+    key = add_client(fleet, "serial", "--max-running", "1")
+    fake_api.always(Reply.success("ok", delay=1.0))
+    with as_client(str(api.base_url), key) as serial:
+        ids = [serial.post("/jobs", json={"prompt": f"job {i}", "engine": "api"}).json()["id"] for i in range(3)]
+        fleet.start_workers(3)
+        views = wait_until(
+            lambda: (
+                (v := [serial.get(f"/jobs/{i}").json() for i in ids])
+                and all(x["status"] == "finished" for x in v)
+                and v
+            ),
+            90,
+            what="the three jobs",
+        )
+    spans = sorted((a["started_at"], a["ended_at"]) for v in views for a in v["attempts"])
+    assert len(spans) == 3, "a job held for max_running spent no attempt"
+    for (_, end), (start, _) in itertools.pairwise(spans):
+        assert start >= end - 0.05, f"two of its jobs ran at once: {spans}"

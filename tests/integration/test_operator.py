@@ -66,6 +66,7 @@ def local_fleet(workers: int, env: dict[str, str], log: Path) -> Iterator[subpro
                     proc.wait()
 
 
+@pytest.mark.story  # the guide's whole story; make docker-test plays it on Docker too
 @GUIDE_PORTS
 def test_guide_scale_out_story_without_docker(
     fake_api: FakeAnthropicAPI, tmp_path: Path, isolated_env: Path, claude_bin: str

@@ -60,6 +60,7 @@ def every_value(conn: Redis) -> bytes:
     return b"\n".join(found)
 
 
+@pytest.mark.story  # three hosts, a login and a logout; make docker-test plays it across containers too
 def test_setup_on_one_host_reaches_every_host_encrypted_and_so_does_a_logout(
     fake_api: FakeAnthropicAPI, redis_url: str, tmp_path: Path, claude_bin: str
 ) -> None:
