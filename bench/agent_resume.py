@@ -38,10 +38,10 @@ def _job(fleet: Fleet, resume: bool) -> str:
 def _script(fleet: Fleet, job_id: str, **reply: Any) -> Reply:
     workspace = Path(fleet.settings_env()["CLAUDE_WORKSPACE_ROOT"]) / "jobs" / job_id
     calls = [
-        {"name": "Write", "input": {"file_path": str(workspace / f"step-{i:02d}.txt"), "content": f"step {i}\n"}}
+        ("Write", {"file_path": str(workspace / f"step-{i:02d}.txt"), "content": f"step {i}\n"})
         for i in range(TURNS - 1)
     ]
-    return Reply(kind="script", calls=calls, text="twenty steps", **reply)
+    return Reply.script(*calls, text="twenty steps", **reply)
 
 
 def run(scratch: Path, how: str, resume: bool) -> tuple[int, int]:

@@ -82,9 +82,10 @@ class Reply:
         return cls("rate_limit", retry_after=retry_after)
 
     @classmethod
-    def script(cls, *calls: tuple[str, dict[str, Any]], text: str = "done") -> Reply:
-        """A tool-using agent: each turn asks for the next tool call, then it answers ``text``."""
-        return cls("script", text=text, calls=[{"name": name, "input": args} for name, args in calls])
+    def script(cls, *calls: tuple[str, dict[str, Any]], text: str = "done", **more: Any) -> Reply:
+        """A tool-using agent: each turn asks for the next tool call, then it answers ``text``
+        (``wall_at=N, resets_at=T``: from turn N+1 on, a usage limit until T)."""
+        return cls("script", text=text, calls=[{"name": name, "input": args} for name, args in calls], **more)
 
     @classmethod
     def of(cls, kind: str, **kw: Any) -> Reply:

@@ -61,15 +61,7 @@ def test_a_usage_limit_mid_run_resumes_the_same_session_in_the_same_workspace(
         # the job id names its workspace: queue it first, script the agent with its paths, then start
         job_id = agent_job(fleet)
         calls = absolute(writes(TURNS), workspace / job_id)
-        fake_api.always(
-            Reply(
-                kind="script",
-                calls=[{"name": n, "input": a} for n, a in calls],
-                text="all steps written",
-                wall_at=WALL_AT,
-                resets_at=int(time.time()) + 6,
-            )
-        )
+        fake_api.always(Reply.script(*calls, text="all steps written", wall_at=WALL_AT, resets_at=int(time.time()) + 6))
         fleet.start_workers(1)
         wait_until(lambda: fleet.finished() == 1, 90, interval=0.3, what="the job to finish after the reset")
         job = fleet.job(job_id)
@@ -98,15 +90,7 @@ def test_a_resume_that_lost_its_workspace_starts_fresh_and_says_why(
         job_id = agent_job(fleet)
         workspace = tmp_path / "workspaces" / "jobs" / job_id
         calls = absolute(writes(4), workspace)
-        fake_api.always(
-            Reply(
-                kind="script",
-                calls=[{"name": n, "input": a} for n, a in calls],
-                text="done",
-                wall_at=2,
-                resets_at=int(time.time()) + 5,
-            )
-        )
+        fake_api.always(Reply.script(*calls, text="done", wall_at=2, resets_at=int(time.time()) + 5))
         fleet.start_workers(1)
         wait_until(lambda: fleet.gate().get("state") == "quota_exceeded", 60, what="the wall")
         # the volume that held the workspace is gone (a pod on another node, a wiped disk)
@@ -126,15 +110,7 @@ def test_resume_false_starts_over(fake_api: FakeAnthropicAPI, redis_url: str, tm
     with running_fleet(redis_url, tmp_path, **env(fake_api, tmp_path)) as fleet:
         job_id = agent_job(fleet, resume=False)
         calls = absolute(writes(3), tmp_path / "workspaces" / "jobs" / job_id)
-        fake_api.always(
-            Reply(
-                kind="script",
-                calls=[{"name": n, "input": a} for n, a in calls],
-                text="done",
-                wall_at=1,
-                resets_at=int(time.time()) + 4,
-            )
-        )
+        fake_api.always(Reply.script(*calls, text="done", wall_at=1, resets_at=int(time.time()) + 4))
         fleet.start_workers(1)
         wait_until(lambda: fleet.finished() == 1, 90, interval=0.3, what="the job to finish")
         tries = fleet.job(job_id).meta["attempts"]
@@ -194,8 +170,7 @@ def test_a_worker_killed_mid_run_is_resumed_by_another_from_where_it_stopped(
     with running_fleet(redis_url, tmp_path, **env(fake_api, tmp_path, **FAST_RECOVERY)) as fleet:
         job_id = agent_job(fleet)
         calls = absolute(writes(TURNS), tmp_path / "workspaces" / "jobs" / job_id)
-        script = [{"name": n, "input": a} for n, a in calls]
-        fake_api.always(Reply(kind="script", calls=script, text="all steps written", delay=0.4))
+        fake_api.always(Reply.script(*calls, text="all steps written", delay=0.4))
         victim = fleet.start_worker()
         wait_until(lambda: len(fake_api.message_requests()) >= WALL_AT, 60, interval=0.1, what="turn 5")
         fleet.kill_group(victim)  # SIGKILL: the worker, its job process and the CLI, mid-turn
