@@ -28,7 +28,7 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
-# Lint, types, unit and integration tests (real Redis, real Claude CLI, real workers): about 2 minutes.
+# Lint, types, unit, integration and browser tests (real Redis, real Claude CLI, real workers, headless chromium): about 4 minutes.
 test: setup lint typecheck
 	$(BIN)/pytest -m "not story"
 
