@@ -10,7 +10,6 @@ We count the API calls (turns) the job made in total, and roughly the input toke
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +57,7 @@ def run(scratch: Path, how: str, resume: bool) -> tuple[int, int]:
         with running_fleet(find_empty_db(), scratch / f"{how}-{resume}", **env) as fleet:
             job_id = _job(fleet, resume)
             if how == "wall":
-                fake.always(_script(fleet, job_id, wall_at=CUT_AT - 1, resets_at=int(time.time()) + 6))
+                fake.always(_script(fleet, job_id, wall_at=CUT_AT - 1, wall_for=6))
                 fleet.start_worker()
             else:
                 fake.always(_script(fleet, job_id, delay=0.3))

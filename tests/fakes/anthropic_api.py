@@ -56,8 +56,10 @@ class Reply:
     accept: str | None = None  # error kinds: answer success to a request carrying this credential
     #: kind "script": the tool calls to make, one per turn, before answering ``text``
     calls: list[dict[str, Any]] = field(default_factory=list)
-    #: kind "script": from this turn on, answer a usage limit until ``resets_at`` (a wall mid-run)
+    #: kind "script": from this turn on, answer a usage limit until ``resets_at`` (a wall mid-run);
+    #: with ``wall_for`` instead, the wall lasts that many seconds from the first request that meets it
     wall_at: int | None = None
+    wall_for: float | None = None
 
     def effective(self, headers: dict[str, str]) -> Reply:
         """The reply after the time- and credential-dependent rules above."""
@@ -84,7 +86,8 @@ class Reply:
     @classmethod
     def script(cls, *calls: tuple[str, dict[str, Any]], text: str = "done", **more: Any) -> Reply:
         """A tool-using agent: each turn asks for the next tool call, then it answers ``text``
-        (``wall_at=N, resets_at=T``: from turn N+1 on, a usage limit until T)."""
+        (``wall_at=N`` and ``resets_at=T`` or ``wall_for=S``: from turn N+1 on, a usage limit until T, or
+        for S seconds from the first request that meets it)."""
         return cls("script", text=text, calls=[{"name": name, "input": args} for name, args in calls], **more)
 
     @classmethod
@@ -402,12 +405,10 @@ def _make_handler(fake: FakeAnthropicAPI) -> type[BaseHTTPRequestHandler]:  # no
                 self._send_json(status, _error_body(err_type, message), headers)
                 return
             reply = fake._next_reply().effective(self._headers())
-            if (
-                reply.kind == "script"
-                and reply.wall_at is not None
-                and _tool_results(body or {}) >= reply.wall_at
-                and time.time() < (reply.resets_at or 0)
-            ):
+            walled = reply.kind == "script" and reply.wall_at is not None and _tool_results(body or {}) >= reply.wall_at
+            if walled and reply.resets_at is None and reply.wall_for is not None:
+                reply.resets_at = int(time.time() + reply.wall_for) + 1  # whole seconds, as the headers carry
+            if walled and time.time() < (reply.resets_at or 0):
                 reply = Reply.usage_limit(reply.resets_at or 0, reply.claim)
             if reply.delay:
                 time.sleep(reply.delay)

@@ -100,6 +100,9 @@ def test_a_budget_refuses_new_jobs_holds_queued_ones_and_lets_them_run_when_rais
         raised = run_app(cli_env(**fleet.settings_env()), "clients", "update", "small", "--daily-budget-usd", "1")
         assert raised.returncode == 0, raised.stderr
         wait_until(lambda: small.get(f"/jobs/{ids[1]}").json()["status"] == "finished", 40, what="the held job")
+        port = api.get("/fleet").json()["workers"][0]["health_port"]
+        metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        assert 'claude_workers_client_spend_usd{client="small",period="day"}' in metrics
         shown = json.loads(run_app(cli_env(**fleet.settings_env()), "clients", "show", "small", "--json").stdout)
         assert shown["spent"]["today_usd"] == pytest.approx(2 * (1000 * 3 + 3 * 15) / 1e6, abs=1e-9)  # sonnet prices
 

@@ -4,7 +4,6 @@ usage limit or a killed worker, and the job hands back what it changed (files, d
 from __future__ import annotations
 
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +60,7 @@ def test_a_usage_limit_mid_run_resumes_the_same_session_in_the_same_workspace(
         # the job id names its workspace: queue it first, script the agent with its paths, then start
         job_id = agent_job(fleet)
         calls = absolute(writes(TURNS), workspace / job_id)
-        fake_api.always(Reply.script(*calls, text="all steps written", wall_at=WALL_AT, resets_at=int(time.time()) + 6))
+        fake_api.always(Reply.script(*calls, text="all steps written", wall_at=WALL_AT, wall_for=4))
         fleet.start_workers(1)
         wait_until(lambda: fleet.finished() == 1, 90, interval=0.3, what="the job to finish after the reset")
         job = fleet.job(job_id)
@@ -90,7 +89,7 @@ def test_a_resume_that_lost_its_workspace_starts_fresh_and_says_why(
         job_id = agent_job(fleet)
         workspace = tmp_path / "workspaces" / "jobs" / job_id
         calls = absolute(writes(4), workspace)
-        fake_api.always(Reply.script(*calls, text="done", wall_at=2, resets_at=int(time.time()) + 5))
+        fake_api.always(Reply.script(*calls, text="done", wall_at=2, wall_for=8))  # time to take the workspace away
         fleet.start_workers(1)
         wait_until(lambda: fleet.gate().get("state") == "quota_exceeded", 60, what="the wall")
         # the volume that held the workspace is gone (a pod on another node, a wiped disk)
@@ -110,7 +109,7 @@ def test_resume_false_starts_over(fake_api: FakeAnthropicAPI, redis_url: str, tm
     with running_fleet(redis_url, tmp_path, **env(fake_api, tmp_path)) as fleet:
         job_id = agent_job(fleet, resume=False)
         calls = absolute(writes(3), tmp_path / "workspaces" / "jobs" / job_id)
-        fake_api.always(Reply.script(*calls, text="done", wall_at=1, resets_at=int(time.time()) + 4))
+        fake_api.always(Reply.script(*calls, text="done", wall_at=1, wall_for=3))
         fleet.start_workers(1)
         wait_until(lambda: fleet.finished() == 1, 90, interval=0.3, what="the job to finish")
         tries = fleet.job(job_id).meta["attempts"]

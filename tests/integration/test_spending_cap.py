@@ -15,7 +15,7 @@ from app.fleet.state import FleetState
 from tests.conftest import cli_env
 from tests.fakes.anthropic_api import FakeAnthropicAPI, Reply
 from tests.fleet_harness import free_port, running_fleet, wait_until
-from tests.integration.conftest import run_app
+from tests.integration.conftest import api_server, run_app
 
 pytestmark = pytest.mark.integration
 
@@ -47,6 +47,10 @@ def test_the_fleet_cap_closes_the_gate_until_it_is_raised(
         assert health["state"] == "budget_exceeded" and health["label"] == "Budget Exceeded"
         metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
         assert 'claude_workers_fleet_state{state="budget_exceeded"} 1.0' in metrics
+        with api_server(fleet, tmp_path) as (url, _):  # what the dashboard draws its state card from
+            view = httpx.get(f"{url}/fleet", timeout=5).json()
+        assert view["label"] == "Budget Exceeded" and "CLAUDE_FLEET_DAILY_BUDGET_USD" in view["action"]
+        assert view["gate"]["until"] == pytest.approx(midnight, abs=2)
         status = run_app(cli_env(**fleet.settings_env()), "status", "--json")
         assert json.loads(status.stdout)["state"] == "budget_exceeded"
         assert "Budget Exceeded" in run_app(cli_env(**fleet.settings_env()), "status").stdout
