@@ -102,13 +102,17 @@ def test_three_hosts_share_one_login_survive_a_network_cut_and_refresh_once(comp
     compose.fake(kind="success", delay=2.0)  # long enough to cut B off in the middle of one
     ids = compose.submit(60, "three hosts")
     b_name = hostname(compose, "worker-b")
-    victim = wait_for(lambda: job_on(compose, b_name), 60, "a job running on host B", interval=0.1)
 
-    def attempt_on_b() -> bool:
-        attempts = compose.api("GET", f"/jobs/{victim}").json()["attempts"]
-        return bool(attempts) and attempts[-1]["outcome"] == "running" and attempts[-1]["worker"].startswith(b_name)
+    def running_on_b() -> str | None:
+        """A job host B runs now with its attempt recorded (B moves on every 2 s: look again until both hold)."""
+        job = job_on(compose, b_name)
+        if job is None:
+            return None
+        attempts = compose.api("GET", f"/jobs/{job}").json()["attempts"]
+        on_b = bool(attempts) and attempts[-1]["outcome"] == "running" and attempts[-1]["worker"].startswith(b_name)
+        return job if on_b else None
 
-    wait_for(attempt_on_b, 10, "host B's attempt to be recorded", interval=0.05)
+    victim = wait_for(running_on_b, 60, "a job running on host B, its attempt recorded", interval=0.05)
     subprocess.run(["docker", "network", "disconnect", compose.network(), container(compose, "worker-b")], check=True)
     try:
         views = wait_for(lambda: finished(compose, ids), 240, "all 60 jobs with host B cut off", interval=1)
