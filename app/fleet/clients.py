@@ -14,12 +14,13 @@ import re
 import secrets
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import datetime, tzinfo
 from typing import Any
 
 from redis import Redis
 
 from app.errors import ClaudeWorkersError
+from app.fleet import stats
 from app.fleet.keys import Keys
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
@@ -134,12 +135,8 @@ def by_key(conn: Redis, keys: Keys, key: str) -> Client | None:
 
 # --- what a client's jobs cost -----------------------------------------------------------
 def spend(conn: Redis, keys: Keys, name: str, zone: tzinfo, now: datetime | None = None) -> dict[str, float]:
-    """US dollars spent today and this month, in ``zone``."""
-    today = (now or datetime.now(zone)).astimezone(zone).date()
-    month = [today.replace(day=d) for d in range(1, today.day + 1)]
-    raw: list[bytes | None] = conn.hmget(keys.client_spend(name), [d.isoformat() for d in month])  # type: ignore[assignment]
-    amounts = [float(v) if v is not None else 0.0 for v in raw]
-    return {"today_usd": round(amounts[-1], 6), "this_month_usd": round(sum(amounts), 6)}
+    """US dollars the client's jobs cost today, this week and this month, in ``zone``."""
+    return stats.spend(conn, keys.client_spend(name), zone, now)
 
 
 def budget_block(
@@ -148,27 +145,18 @@ def budget_block(
     """Why the client may not queue more work now, and the Unix time that budget renews; None if it may."""
     moment = (now or datetime.now(zone)).astimezone(zone)
     if client.daily_budget_usd is not None and spent["today_usd"] >= client.daily_budget_usd:
-        renews = _next_day(moment)
+        renews = stats.next_day(moment)
         return (
             f"its daily budget of ${client.daily_budget_usd:g} is spent; it renews at {_iso(renews)}",
             renews.timestamp(),
         )
     if client.monthly_budget_usd is not None and spent["this_month_usd"] >= client.monthly_budget_usd:
-        renews = _next_month(moment)
+        renews = stats.next_month(moment)
         return (
             f"its monthly budget of ${client.monthly_budget_usd:g} is spent; it renews at {_iso(renews)}",
             renews.timestamp(),
         )
     return None
-
-
-def _next_day(moment: datetime) -> datetime:
-    return datetime.combine(moment.date() + timedelta(days=1), datetime.min.time(), moment.tzinfo)
-
-
-def _next_month(moment: datetime) -> datetime:
-    first = date(moment.year + (moment.month == 12), moment.month % 12 + 1, 1)
-    return datetime.combine(first, datetime.min.time(), moment.tzinfo)
 
 
 def _iso(moment: datetime) -> str:

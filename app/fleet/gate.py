@@ -128,18 +128,17 @@ class Gate:
 
     def credentials_changed(self) -> FleetState:
         """Make an auth or billing probe due now (the auth manager and the file watcher call this)."""
-        now = time.time()
-        state, changed = self._update(lambda cur: policy.credentials_changed(cur, now=now))
-        if changed:
-            log.info("credentials changed: probing at once")
-        return state
+        return self._probe_now(policy.credentials_changed, "credentials changed")
 
     def cap_lifted(self) -> FleetState:
         """Make a budget probe due now (a waiting worker found the spending cap raised)."""
+        return self._probe_now(policy.cap_lifted, "the fleet's spending cap was raised")
+
+    def _probe_now(self, rule: Callable[..., FleetState | None], why: str) -> FleetState:
         now = time.time()
-        state, changed = self._update(lambda cur: policy.cap_lifted(cur, now=now))
+        state, changed = self._update(lambda cur: rule(cur, now=now))
         if changed:
-            log.info("the fleet's spending cap was raised: probing at once")
+            log.info("%s: probing at once", why)
         return state
 
     # -- the probe lock ----------------------------------------------------------------

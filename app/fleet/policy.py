@@ -140,17 +140,18 @@ def on_success(current: FleetState, *, now: float, attempt_started_at: float, pr
     )
 
 
-def credentials_changed(current: FleetState, *, now: float) -> FleetState | None:
-    """New credentials make an auth or billing probe due at once."""
-    if not State(current.state).needs_a_login:
-        return None
-    if current.until is not None and current.until <= now:
+def _probe_now(current: FleetState, *, now: float, closed_by: bool) -> FleetState | None:
+    """A probe due at once, if the gate was ``closed_by`` what may be fixed and the probe is not due already."""
+    if not closed_by or (current.until is not None and current.until <= now):
         return None
     return replace(current, until=now, updated_at=now)
+
+
+def credentials_changed(current: FleetState, *, now: float) -> FleetState | None:
+    """New credentials make an auth or billing probe due at once."""
+    return _probe_now(current, now=now, closed_by=State(current.state).needs_a_login)
 
 
 def cap_lifted(current: FleetState, *, now: float) -> FleetState | None:
     """The fleet's spending cap was raised: a probe is due at once."""
-    if current.state != State.BUDGET_EXCEEDED or (current.until is not None and current.until <= now):
-        return None
-    return replace(current, until=now, updated_at=now)
+    return _probe_now(current, now=now, closed_by=current.state == State.BUDGET_EXCEEDED)

@@ -129,6 +129,6 @@ def take(conn: Redis, settings: Settings, *, with_workers: bool = True) -> Fleet
         finished=int(finished),
         failed=int(failed),
         workers=workers,
-        spend=stats.spend(conn, keys, settings.timezone),
+        spend=stats.spend(conn, keys.spend_by_day, settings.timezone),
         timezone=settings.claude_workers_timezone,
     )

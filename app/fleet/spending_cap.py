@@ -5,7 +5,7 @@ reset. Jobs already running finish; queued ones wait without spending an attempt
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import datetime
 
 from redis import Redis
 
@@ -22,17 +22,16 @@ def over(conn: Redis, keys: Keys, settings: Settings, now: datetime | None = Non
         return None
     zone = settings.timezone
     moment = (now or datetime.now(zone)).astimezone(zone)
-    spent = stats.spend(conn, keys, zone, moment)
+    spent = stats.spend(conn, keys.spend_by_day, zone, moment)
     if daily is not None and spent["today_usd"] >= daily:
-        turns = datetime.combine(moment.date() + timedelta(days=1), datetime.min.time(), zone)
+        turns = stats.next_day(moment)
         return FleetBudgetExceeded(
             f"The fleet spent ${spent['today_usd']:.4f} today, its daily cap of ${daily:g} "
             f"(CLAUDE_FLEET_DAILY_BUDGET_USD); jobs resume at {turns.isoformat(timespec='minutes')}.",
             renews_at=turns.timestamp(),
         )
     if monthly is not None and spent["this_month_usd"] >= monthly:
-        first = date(moment.year + (moment.month == 12), moment.month % 12 + 1, 1)
-        turns = datetime.combine(first, datetime.min.time(), zone)
+        turns = stats.next_month(moment)
         return FleetBudgetExceeded(
             f"The fleet spent ${spent['this_month_usd']:.4f} this month, its monthly cap of ${monthly:g} "
             f"(CLAUDE_FLEET_MONTHLY_BUDGET_USD); jobs resume at {turns.isoformat(timespec='minutes')}.",

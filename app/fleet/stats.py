@@ -8,7 +8,7 @@ what that worker did (``app.metrics``).
 from __future__ import annotations
 
 import contextlib
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 
 import redis
 from redis import Redis
@@ -46,10 +46,11 @@ def record_attempt(
         pipe.hincrby(key, "duration_seconds_count", 1)
         pipe.hincrby(key, bucket_field(seconds), 1)
         if cost_usd:
+            day = datetime.now(zone).date().isoformat()
             pipe.hincrbyfloat(key, "cost_usd_sum", cost_usd)
-            pipe.hincrbyfloat(keys.spend_by_day, datetime.now(zone).date().isoformat(), cost_usd)
+            pipe.hincrbyfloat(keys.spend_by_day, day, cost_usd)
             if client:
-                pipe.hincrbyfloat(keys.client_spend(client), datetime.now(zone).date().isoformat(), cost_usd)
+                pipe.hincrbyfloat(keys.client_spend(client), day, cost_usd)
         if worker:
             own = keys.worker_stats(worker)
             pipe.hincrby(own, f"attempts:{outcome}", 1)
@@ -84,14 +85,15 @@ def histogram(counters: dict[str, float]) -> list[tuple[str, float]]:
     return buckets
 
 
-def spend(conn: Redis, keys: Keys, zone: tzinfo, now: datetime | None = None) -> dict[str, float]:
-    """US dollars spent today, this week (from Monday) and this month, in ``zone``."""
+def spend(conn: Redis, by_day: str, zone: tzinfo, now: datetime | None = None) -> dict[str, float]:
+    """US dollars spent today, this week (from Monday) and this month, in ``zone``, from the hash ``by_day``
+    (the fleet's ``Keys.spend_by_day`` or a client's ``Keys.client_spend``)."""
     today = (now or datetime.now(zone)).astimezone(zone).date()
     days = sorted(
         {today - timedelta(days=n) for n in range(today.weekday() + 1)}
         | {today.replace(day=d) for d in range(1, today.day + 1)}
     )
-    raw: list[bytes | None] = conn.hmget(keys.spend_by_day, [d.isoformat() for d in days])  # type: ignore[assignment]
+    raw: list[bytes | None] = conn.hmget(by_day, [d.isoformat() for d in days])  # type: ignore[assignment]
     amount = {d: float(v) if v is not None else 0.0 for d, v in zip(days, raw, strict=True)}
     week_start = today - timedelta(days=today.weekday())
     return {
@@ -99,3 +101,14 @@ def spend(conn: Redis, keys: Keys, zone: tzinfo, now: datetime | None = None) ->
         "this_week_usd": round(sum(v for d, v in amount.items() if d >= week_start), 6),
         "this_month_usd": round(sum(v for d, v in amount.items() if d.month == today.month), 6),
     }
+
+
+def next_day(moment: datetime) -> datetime:
+    """When the day of ``moment`` turns, in its own time zone: a daily budget renews then."""
+    return datetime.combine(moment.date() + timedelta(days=1), datetime.min.time(), moment.tzinfo)
+
+
+def next_month(moment: datetime) -> datetime:
+    """When the month of ``moment`` turns, in its own time zone: a monthly budget renews then."""
+    first = date(moment.year + (moment.month == 12), moment.month % 12 + 1, 1)
+    return datetime.combine(first, datetime.min.time(), moment.tzinfo)

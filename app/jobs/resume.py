@@ -10,6 +10,7 @@ transcript is gone, or when the CLI refused the resume.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,9 +36,10 @@ def plan(
     resume_prompt: str | None,
     earlier: list[dict[str, Any]],
     workspace_kept: bool,
-    session_kept: bool,
+    session_kept: Callable[[str], bool],
 ) -> Start:
-    """How the attempt after ``earlier`` (the job's previous attempts, oldest first) starts."""
+    """How the attempt after ``earlier`` (the job's previous attempts, oldest first) starts;
+    ``session_kept`` says whether a session's transcript is still there."""
     fresh = Start(prompt, given_session, {})
     left = next((a for a in reversed(earlier) if a.get("session_id")), None)
     if left is None:
@@ -51,7 +53,7 @@ def plan(
         why = f"the CLI refused to resume session {session}: {last.get('message') or 'no reason given'}"
     elif not workspace_kept:
         why = "the workspace of the interrupted attempt is gone"
-    elif not session_kept:
+    elif not session_kept(session):
         why = f"the transcript of session {session} is gone"
     if why is not None:
         return Start(prompt, given_session, {"fresh_start": why})

@@ -59,7 +59,6 @@ def run_claude_job(spec: dict[str, Any]) -> dict[str, Any] | Retry:
 def _attempt(spec: JobSpec, place: JobPlace, settings: Settings, job: Job | None) -> dict[str, Any]:
     history = attempts.attempts(job) if job is not None else []
     earlier = history[:-1]  # the guard has recorded this attempt already
-    left = next((a["session_id"] for a in reversed(earlier) if a.get("session_id")), None)
     start = resume.plan(
         prompt=spec.prompt,
         given_session=spec.resume_session_id,
@@ -67,7 +66,7 @@ def _attempt(spec: JobSpec, place: JobPlace, settings: Settings, job: Job | None
         resume_prompt=spec.resume_prompt,
         earlier=earlier,
         workspace_kept=place.prepared,
-        session_kept=left is not None and session_kept(settings, left, place.state),
+        session_kept=lambda session: session_kept(settings, session, place.state),
     )
     if job is not None and start.note:
         attempts.note(job, **start.note)

@@ -72,5 +72,5 @@ class JobPlace:
 
 def kept_workspace(root: Path, job_id: str, name: str | None) -> Path | None:
     """A job's workspace if it is still on this machine."""
-    path = resolve_workspace(root, f"named/{name}" if name is not None else f"jobs/{job_id}")
+    path = JobPlace.of(root, job_id, name, keep=False).workspace
     return path if path.is_dir() else None
