@@ -123,7 +123,7 @@ def claim(conn: Redis, keys: Keys, lease_s: float) -> Delivery | None:
     """The next due delivery, now leased to the caller for ``lease_s`` seconds; None if none is due."""
     now = time.time()
     while True:
-        raw = conn.eval(_CLAIM, 1, keys.webhook_queue, now, now + lease_s)
+        raw = conn.register_script(_CLAIM)(keys=[keys.webhook_queue], args=[now, now + lease_s])
         if not isinstance(raw, bytes):
             return None
         delivery_id = raw.decode()

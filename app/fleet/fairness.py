@@ -69,19 +69,12 @@ return 0
 
 def place(conn: Redis, keys: Keys, job_id: str, client: str | None, high: bool) -> None:
     """Move the just-enqueued ``job_id`` to its fair place in the queue."""
-    conn.eval(
-        _PLACE,
-        5,
-        keys.rq_queue,
-        keys.fair_starts,
-        keys.fair_last,
-        keys.fair_time,
-        keys.fair_clients,
-        job_id,
-        client or OPERATOR,
-        "1" if high else "0",
+    # EVALSHA (register_script): every enqueue runs it, so the script text is not sent each time
+    conn.register_script(_PLACE)(
+        keys=[keys.rq_queue, keys.fair_starts, keys.fair_last, keys.fair_time, keys.fair_clients],
+        args=[job_id, client or OPERATOR, "1" if high else "0"],
     )
 
 
 def taken(conn: Redis, keys: Keys, job_id: str) -> None:
-    conn.eval(_TAKEN, 3, keys.fair_starts, keys.fair_time, keys.fair_clients, job_id)
+    conn.register_script(_TAKEN)(keys=[keys.fair_starts, keys.fair_time, keys.fair_clients], args=[job_id])

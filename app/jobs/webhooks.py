@@ -70,7 +70,7 @@ def _pinned(url: str, address: str) -> tuple[str, dict[str, str], dict[str, Any]
 class Dispatcher:
     """A worker's thread that sends the webhooks the fleet owes (any worker may send any)."""
 
-    def __init__(self, conn: Redis, settings: Settings, interval: float = 0.25) -> None:
+    def __init__(self, conn: Redis, settings: Settings, interval: float = 1.0) -> None:
         self.conn = conn
         self.settings = settings
         self.keys = Keys(settings.claude_workers_prefix)
