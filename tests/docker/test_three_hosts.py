@@ -99,12 +99,12 @@ def test_three_hosts_share_one_login_survive_a_network_cut_and_refresh_once(comp
     assert "version" in redis_dump and API_KEY not in redis_dump
 
     # 60 jobs; host B is cut off the network while it runs one
-    compose.fake(kind="success", delay=2.0)  # long enough to cut B off in the middle of one
+    compose.fake(kind="success", delay=4.0)  # long enough that B is mid-job when the (slow) disconnect lands
     ids = compose.submit(60, "three hosts")
     b_name = hostname(compose, "worker-b")
 
     def running_on_b() -> str | None:
-        """A job host B runs now with its attempt recorded (B moves on every 2 s: look again until both hold)."""
+        """A job host B runs now with its attempt recorded (B moves on every 4 s: look again until both hold)."""
         job = job_on(compose, b_name)
         if job is None:
             return None
