@@ -74,7 +74,6 @@ def post_raw(api: httpx.Client, body: dict[str, Any]) -> httpx.Response:
     return api.post("/jobs", content=json.dumps(body).encode(), headers={"content-type": "application/json"})
 
 
-@pytest.mark.story
 def test_no_field_becomes_a_flag_or_reaches_a_shell(
     fleet: Fleet, api: httpx.Client, fake_api: FakeAnthropicAPI, tmp_path: Path, claude_bin: str
 ) -> None:
@@ -160,7 +159,6 @@ def test_one_job_per_idempotency_key_under_concurrency(fleet: Fleet, api: httpx.
     assert fleet.conn.llen(f"rq:queue:{fleet.prefix}") == 10
 
 
-@pytest.mark.story
 def test_two_requeues_at_once_run_the_job_once(
     fleet: Fleet, api: httpx.Client, fake_api: FakeAnthropicAPI, claude_bin: str
 ) -> None:
@@ -185,6 +183,42 @@ def test_two_requeues_at_once_run_the_job_once(
         assert [a["outcome"] for a in done["attempts"]] == ["failed", "ok"], done["attempts"]
     time.sleep(1)  # a second run, if there were one, would have started by now
     assert all(len(api.get(f"/jobs/{i}").json()["attempts"]) == 2 for i in ids)
+
+
+def test_no_workspace_name_reaches_another_jobs_workspace(
+    fleet: Fleet, api: httpx.Client, fake_api: FakeAnthropicAPI, claude_bin: str
+) -> None:
+    for name in (".", "..", "./jobs", "jobs/..", "jobs/../state", "-x", "a//b", "/jobs"):
+        answer = api.post("/jobs", json={"prompt": "x", "workspace": name})
+        assert answer.status_code == 422 and "workspace" in answer.text, (name, answer.text[:200])
+    root = Path(fleet.settings_env()["CLAUDE_WORKSPACE_ROOT"])
+    fleet.start_workers(1)
+    tools = {"allowed_tools": ["Write", "Read", "Glob"], "permission_mode": "acceptEdits"}
+    first = api.post("/jobs", json={"prompt": "keep a secret", "keep_workspace": True, **tools}).json()["id"]
+    mine = root / "jobs" / first
+    fake_api.always(Reply.script(("Write", {"file_path": str(mine / "secret.md"), "content": SECRET}), text="kept"))
+    assert wait_status(api, first, ("finished", "failed"), timeout=120)["status"] == "finished"
+    assert (mine / "secret.md").read_text() == SECRET
+
+    # a second job names the first one's private workspace: it gets a named workspace of that name instead
+    fake_api.reset()
+    fake_api.always(
+        Reply.script(
+            ("Glob", {"pattern": "**/*"}),
+            ("Read", {"file_path": "secret.md"}),
+            ("Read", {"file_path": str(mine / "secret.md")}),
+            text="looked",
+        )
+    )
+    second = api.post("/jobs", json={"prompt": "read it", "workspace": f"jobs/{first}", **tools}).json()["id"]
+    assert wait_status(api, second, ("finished", "failed"), timeout=120)["status"] == "finished"
+    sent = json.dumps([r.body for r in fake_api.message_requests()])
+    assert "tool_result" in sent, "the tools did not run"
+    assert SECRET not in sent, "a job read another job's private workspace"
+    assert (root / "named" / "jobs" / first).is_dir()
+
+
+SECRET = "private-to-the-first-job-7f3a"
 
 
 def test_what_clients_may_ask_for_is_the_operators_call(fleet: Fleet, api: httpx.Client) -> None:
