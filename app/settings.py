@@ -97,7 +97,12 @@ class Settings(BaseSettings):
     claude_redis_wait: float = Field(default=60.0, ge=0, description="Seconds a starting worker waits for Redis.")
     claude_shutdown_grace: float = Field(default=600.0, ge=0, description="Seconds a SIGTERMed worker finishes a job.")
     claude_worker_ttl: int = Field(default=30, ge=20)
-    claude_maintenance_interval: int = Field(default=15, ge=5)
+    claude_maintenance_interval: int = Field(
+        default=15,
+        ge=5,
+        description="Seconds between RQ's maintenance (abandoned-job recovery) and each worker's sweep of what "
+        "canceled or deleted jobs left on its workspaces volume.",
+    )
     claude_job_monitoring_interval: int = Field(default=10, ge=2)
     claude_execution_grace: int = Field(
         default=20,

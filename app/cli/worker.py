@@ -25,6 +25,7 @@ from app.fleet.presence import WorkerInfo, advertised_url
 from app.fleet.shared_login import CredentialSync
 from app.fleet.worker import note_credential, preload_api_engine, run_worker
 from app.health import HealthServer
+from app.jobs.leftovers import Sweeper
 from app.jobs.webhooks import Dispatcher
 from app.proc import init_if_pid1
 from app.redis_conn import connect, redact_url, wait_for_redis
@@ -135,6 +136,7 @@ def worker_command(burst: bool, redis_wait: float | None) -> None:
         log.info("credentials: %s from %s", report.credential.kind.value, report.credential.source)
     announce_sandbox(settings)
     Dispatcher(connect(settings, socket_timeout=10), settings).start()  # any worker sends any webhook owed
+    Sweeper(connect(settings, socket_timeout=10), settings).start()  # what canceled jobs left on this volume
     if settings.claude_preload_api_engine:
         preload_api_engine()
     url = advertised_url(settings.health_host, port)

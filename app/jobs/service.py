@@ -126,12 +126,17 @@ def public_status(job: Job, gate: FleetState | None) -> str:
     return value if value in PUBLIC_STATUSES else "queued"
 
 
+def spec_of(job: Job) -> dict[str, Any]:
+    """The spec a job was submitted with ({} for a job that is not a Claude job of ours)."""
+    args = job.args or ()
+    return args[0] if args and isinstance(args[0], dict) else {}
+
+
 def job_view(job: Job, gate: FleetState | None = None) -> dict[str, Any]:
     """The public JSON object of one job."""
     status = public_status(job, gate)
     meta = job.meta or {}
-    args = job.args or ()
-    spec = args[0] if args and isinstance(args[0], dict) else {}
+    spec = spec_of(job)
     view: dict[str, Any] = {
         "id": job.id,
         "status": status,

@@ -15,10 +15,15 @@ No name reaches another job's private one.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from app.errors import InvalidRequest
+
+#: the subtree of the workspace root that holds each job's state dir
+STATE = "state"
 
 
 def resolve_workspace(root: Path, name: str) -> Path:
@@ -45,7 +50,13 @@ class JobPlace:
     @classmethod
     def of(cls, root: Path, job_id: str, name: str | None, keep: bool) -> JobPlace:
         workspace = resolve_workspace(root, f"named/{name}" if name is not None else f"jobs/{job_id}")
-        return cls(workspace, resolve_workspace(root, f"state/{job_id}"), name is not None, keep)
+        return cls(workspace, resolve_workspace(root, f"{STATE}/{job_id}"), name is not None, keep)
+
+    @classmethod
+    def of_spec(cls, root: Path, job_id: str, spec: Mapping[str, Any]) -> JobPlace:
+        """The place of a queued job, from its spec as stored."""
+        name = spec.get("workspace")
+        return cls.of(root, job_id, name if isinstance(name, str) else None, spec.get("keep_workspace") is True)
 
     @property
     def prepared(self) -> bool:
@@ -70,7 +81,7 @@ class JobPlace:
             shutil.rmtree(self.workspace, ignore_errors=True)
 
 
-def kept_workspace(root: Path, job_id: str, name: str | None) -> Path | None:
+def kept_workspace(root: Path, job_id: str, spec: Mapping[str, Any]) -> Path | None:
     """A job's workspace if it is still on this machine."""
-    path = JobPlace.of(root, job_id, name, keep=False).workspace
+    path = JobPlace.of_spec(root, job_id, spec).workspace
     return path if path.is_dir() else None

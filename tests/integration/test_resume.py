@@ -4,13 +4,16 @@ usage limit or a killed worker, and the job hands back what it changed (files, d
 from __future__ import annotations
 
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.conftest import cli_env
 from tests.fakes.anthropic_api import FakeAnthropicAPI, Reply
 from tests.fleet_harness import FAST_RECOVERY, Fleet, running_fleet, wait_until
+from tests.integration.conftest import run_app
 
 pytestmark = pytest.mark.integration
 
@@ -79,6 +82,39 @@ def test_a_usage_limit_mid_run_resumes_the_same_session_in_the_same_workspace(
     assert result["files"]["changed"] == [] and result["files"]["deleted"] == []
     assert "+step 7" in result["diff"] and result["diff_truncated"] is False
     assert not (workspace / job_id).exists(), "a fresh workspace goes when the job has ended"
+
+
+@pytest.mark.timeout(120)
+def test_a_job_canceled_between_attempts_leaves_nothing_on_the_volume(
+    fake_api: FakeAnthropicAPI, redis_url: str, tmp_path: Path, claude_bin: str
+) -> None:
+    root = tmp_path / "workspaces"
+    with running_fleet(redis_url, tmp_path, **env(fake_api, tmp_path, CLAUDE_MAINTENANCE_INTERVAL="5")) as fleet:
+        job_id = agent_job(fleet)
+        workspace, state = root / "jobs" / job_id, root / "state" / job_id
+        fake_api.always(Reply.script(*absolute(writes(4), workspace), wall_at=2, resets_at=time.time() + 600))
+        fleet.start_workers(1)
+        wait_until(
+            lambda: (
+                [a["outcome"] for a in fleet.job(job_id).meta.get("attempts", [])] == ["quota_exceeded"]
+                and fleet.job(job_id).get_status() != "started"
+            ),
+            60,
+            what="the job to wait for its next attempt after the wall",
+        )
+        assert (workspace / "step-00.txt").exists() and state.is_dir(), "an interrupted job keeps its place"
+        # a state dir whose job is gone from Redis is cleared by the next sweep; one whose job may run is not
+        stray = root / "state" / "a-job-that-was-deleted"
+        stray.mkdir()
+        wait_until(lambda: not stray.exists(), 20, what="the sweep to clear a state dir without a job")
+        assert state.is_dir() and workspace.is_dir(), "the sweep took the place of a job that may still run"
+
+        canceled = run_app(cli_env(**fleet.settings_env()), "jobs", "cancel", job_id)
+        assert canceled.returncode == 0, canceled.stderr
+        wait_until(
+            lambda: not state.exists() and not workspace.exists(), 20, what="the canceled job's place to be cleared"
+        )
+        assert fleet.log_text().count(f"cleared what ended job {job_id} left") == 1
 
 
 @pytest.mark.timeout(180)

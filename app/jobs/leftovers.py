@@ -1,0 +1,77 @@
+"""What ended jobs left on this host's workspace volume, cleared.
+
+A job's state dir, and its fresh workspace unless it asked to keep it, normally go with the attempt
+that ends the job. A job can also end where no attempt runs: canceled while it waited for its next
+attempt after an interrupted one (a usage limit, a killed worker), or deleted from Redis. Each
+worker looks through the state dirs on its volume once a maintenance interval and clears those
+whose job has ended or is gone, so a volume holds only the jobs that may still run.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+from pathlib import Path
+
+import redis
+from redis import Redis
+from rq.job import Job
+
+from app.errors import InvalidRequest
+from app.jobs import service
+from app.jobs.workspace import STATE, JobPlace
+from app.settings import Settings
+from app.states import ENDED_STATUSES
+
+log = logging.getLogger("app.workspaces")
+
+
+def sweep(conn: Redis, root: Path) -> list[str]:
+    """Clear what ended or vanished jobs left under ``root``; the ids cleared."""
+    try:
+        ids = sorted(entry.name for entry in (root / STATE).iterdir() if entry.is_dir())
+    except FileNotFoundError:
+        return []
+    cleared = []
+    for job_id, job in zip(ids, Job.fetch_many(ids, connection=conn) if ids else [], strict=True):
+        if job is None:
+            # its record is gone (deleted, or expired): its state is surely ours to remove, but a
+            # workspace it may have asked to keep is the user's, and stays
+            shutil.rmtree(root / STATE / job_id, ignore_errors=True)
+        elif job.get_status(refresh=False) in ENDED_STATUSES:
+            try:
+                JobPlace.of_spec(root, job.id, service.spec_of(job)).finish()
+            except InvalidRequest:  # a spec that names no place of ours: leave its workspace alone
+                shutil.rmtree(root / STATE / job_id, ignore_errors=True)
+        else:
+            continue
+        cleared.append(job_id)
+    return cleared
+
+
+class Sweeper:
+    """A worker's thread that runs :func:`sweep` once a maintenance interval."""
+
+    def __init__(self, conn: Redis, settings: Settings) -> None:
+        self.conn = conn
+        self.root = settings.workspace_root
+        self.interval = settings.claude_maintenance_interval
+        self._stop = threading.Event()
+
+    def start(self) -> None:
+        threading.Thread(target=self.run, name="workspace-sweeper", daemon=True).start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                for job_id in sweep(self.conn, self.root):
+                    log.info("workspaces: cleared what ended job %s left", job_id)
+            except (redis.RedisError, OSError) as exc:
+                log.debug("workspaces: the sweep failed this time (%s)", exc)
+            except Exception as exc:  # a dead thread would let the volume fill up
+                log.warning("workspaces: the sweep broke (%s); the next one tries again", type(exc).__name__)
+            self._stop.wait(self.interval)
