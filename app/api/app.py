@@ -408,8 +408,8 @@ def _batch_routes(
 
     @app.get("/batches/{batch_id}", tags=["batches"], response_model=BatchSummary, dependencies=auth, responses=errors)
     def batch_summary(batch_id: str, who: Who) -> dict[str, Any]:
-        """How many jobs of the batch are in each status, and whether all are done."""
-        return batch.summary(conn, settings, mine(batch_id, who))
+        """How many jobs of the batch are in each status, whether all are done, and its webhook's tries."""
+        return batch.view(conn, settings, mine(batch_id, who))
 
     @app.get(
         "/batches/{batch_id}/results",

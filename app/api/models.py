@@ -230,3 +230,6 @@ class BatchSummary(BaseModel):
     counts: dict[str, int] = Field(description="Items per status (expired: the job is gone from Redis).")
     done: int = Field(description="Items that finished, failed, were canceled or expired.")
     complete: bool = Field(description="True when every item is done.")
+    webhooks: list[WebhookTry] | None = Field(
+        default=None, description="Batches with a callback_url: every try of the batch's webhook, oldest first."
+    )

@@ -205,6 +205,16 @@ def summary(conn: Redis, settings: Settings, batch_id: str) -> dict[str, Any]:
     return {"id": batch_id, "total": total, "counts": counts, "done": done, "complete": done == total}
 
 
+def view(conn: Redis, settings: Settings, batch_id: str) -> dict[str, Any]:
+    """The summary, with every try of the batch's own webhook when it has one (the summary alone is
+    what that webhook sends)."""
+    found = summary(conn, settings, batch_id)
+    tries = deliveries.history(conn, Keys(settings.claude_workers_prefix), batch_id)
+    if tries:
+        found["webhooks"] = tries
+    return found
+
+
 def recent(conn: Redis, settings: Settings, limit: int = 20, client: str | None = None) -> list[dict[str, Any]]:
     """The newest batches (``client``'s only, when a client asks) with their progress: cheap enough to
     show live (no job is read)."""

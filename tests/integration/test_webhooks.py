@@ -106,6 +106,11 @@ def test_a_batch_posts_its_summary_once_when_its_last_job_ends(
     assert call.headers["x-claude-workers-event"] == "batch.ended" and signed_by_us(call)
     posted = json.loads(call.body)
     assert posted["id"] == created["id"] and posted["complete"] and posted["counts"] == {"finished": 4}
+    tries = wait_until(
+        lambda: webhook_api.get(f"/batches/{created['id']}").json().get("webhooks"), 10, what="the batch's tries"
+    )
+    assert [(t["event"], t["status_code"], t["accepted"]) for t in tries] == [("batch.ended", 200, True)]
+    assert tries[0]["delivery"] == call.headers["x-claude-workers-delivery"] and "webhooks" not in posted
     (job_call,) = wait_until(lambda: receiver.calls_to("/hook/job-q0"), 10, what="the item's own webhook")
     assert json.loads(job_call.body)["metadata"] == {} and signed_by_us(job_call)
     # submitting the same batch again queues nothing and sends nothing more
