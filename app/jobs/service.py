@@ -186,6 +186,9 @@ def _failure_text(job: Job) -> str:
 
 
 #: where each public status lives: (status, Redis key template, kind); listing walks them in this order
+#: how many ids a client's page reads at once while it skips other clients' jobs
+CLIENT_READ_AHEAD = 200
+
 _SOURCES = (
     ("started", "wip", "zset"),
     ("queued", "queue", "list"),
@@ -228,20 +231,22 @@ def list_jobs(
     seen: set[str] = set()
     while index < len(sources) and len(views) < limit:
         _, registry, kind = sources[index]
-        want = limit - len(views)
-        ids = _ids(conn, keys.rq_queue if kind == "list" else keys.rq_registry(registry), kind, offset, want)
-        for job_id in ids:
-            offset += 1
-            if job_id in seen:
+        # a client's page skips other clients' jobs: read ahead in larger steps, one round trip each
+        step = limit - len(views) if client is None else max(limit - len(views), CLIENT_READ_AHEAD)
+        ids = _ids(conn, keys.rq_queue if kind == "list" else keys.rq_registry(registry), kind, offset, step)
+        consumed = 0
+        for job_id, job in zip(ids, Job.fetch_many(ids, connection=conn) if ids else [], strict=True):
+            if len(views) >= limit:
+                break
+            consumed += 1
+            if job is None or job_id in seen:
                 continue
             seen.add(job_id)
-            try:
-                view = job_view(Job.fetch(job_id, connection=conn), gate)
-            except NoSuchJobError:
-                continue
+            view = job_view(job, gate)
             if (status is None or view["status"] == status) and (client is None or view["client"] == client):
                 views.append(view)
-        if len(ids) < want:  # this source is exhausted
+        offset += consumed
+        if len(ids) < step and consumed == len(ids):  # this source is exhausted
             index, offset = index + 1, 0
     next_cursor = f"{index}.{offset}" if index < len(sources) else None
     return views, next_cursor

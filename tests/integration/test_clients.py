@@ -65,6 +65,37 @@ def test_a_client_sees_only_its_own_jobs_and_batches_and_ids_do_not_leak(
         assert one["id"] != two["id"] and one["created"] and two["created"]
 
 
+def walk(client: httpx.Client, limit: int) -> list[str]:
+    """Every job id a client's pages list, following next_cursor to the end."""
+    seen: list[str] = []
+    cursor = None
+    while True:
+        page = client.get("/jobs", params={"limit": limit, **({"cursor": cursor} if cursor else {})}).json()
+        assert len(page["jobs"]) <= limit, page
+        seen += [job["id"] for job in page["jobs"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return seen
+
+
+def test_pages_list_every_job_once_for_the_operator_and_for_a_client(fleet: Fleet, api: httpx.Client) -> None:
+    a_key, b_key = add_client(fleet, "team-a"), add_client(fleet, "team-b")
+    with as_client(str(api.base_url), a_key) as a, as_client(str(api.base_url), b_key) as b:
+        mine: list[str] = []
+        theirs: list[str] = []
+        for i in range(12):  # each of A's jobs among 20 of B's: A's pages read past hundreds of others
+            mine.append(a.post("/jobs", json={"prompt": f"a{i}", "engine": "api"}).json()["id"])
+            theirs += [b.post("/jobs", json={"prompt": f"b{i}.{n}", "engine": "api"}).json()["id"] for n in range(20)]
+        for job_id in (mine[0], mine[5], theirs[3]):  # the pages cross from the queue to the canceled jobs
+            assert api.delete(f"/jobs/{job_id}").status_code == 200
+        for limit in (1, 5, 50):
+            listed = walk(a, limit)
+            assert sorted(listed) == sorted(mine) and len(set(listed)) == len(listed), limit
+        everything = walk(api, 7)
+        assert sorted(everything) == sorted(mine + theirs) and len(set(everything)) == len(everything)
+        assert walk(b, 100)[-1] == theirs[3], "canceled jobs come after queued ones"
+
+
 def test_max_queued_holds_under_thirty_concurrent_submits(fleet: Fleet, api: httpx.Client) -> None:
     key = add_client(fleet, "ci", "--max-queued", "5")
     with as_client(str(api.base_url), key) as ci:
