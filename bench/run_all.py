@@ -26,6 +26,7 @@ SCRIPTS = [
     "bench.cli_start",
     "bench.redis_load",
     "bench.agent_resume",
+    "bench.list_pages",
 ]
 
 

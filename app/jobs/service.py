@@ -19,6 +19,7 @@ from rq import Queue
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry
+from rq.serializers import DefaultSerializer
 
 from app.errors import ClaudeWorkersError
 from app.fleet import deliveries, endings
@@ -206,6 +207,32 @@ def _ids(conn: Redis, key: str, kind: str, start: int, count: int) -> list[str]:
     return [r.decode().split(":", 1)[0] for r in raw]
 
 
+def _fetch_owned(conn: Redis, ids: list[str], client: str | None) -> list[Job | None]:
+    """The jobs of ``ids`` in one round trip (None for one that is gone, or that is not ``client``'s).
+
+    For a client, each job's meta is read first and only its own jobs whole: a whole job is some
+    40 fields, and a client's page may read past thousands of other clients' jobs."""
+    if not ids:
+        return []
+    if client is None:
+        return Job.fetch_many(ids, connection=conn)
+    with conn.pipeline(transaction=False) as pipe:
+        for job_id in ids:
+            pipe.hget(Job.key_for(job_id), "meta")
+        metas: list[bytes | None] = pipe.execute()
+    owned = [job_id for job_id, meta in zip(ids, metas, strict=True) if meta and _owner(meta) == client]
+    found = dict(zip(owned, Job.fetch_many(owned, connection=conn), strict=True)) if owned else {}
+    return [found.get(job_id) for job_id in ids]
+
+
+def _owner(meta: bytes) -> str | None:
+    try:
+        owner = DefaultSerializer.loads(meta).get("client")
+    except Exception:  # unreadable meta (another serializer's job): not a client's
+        return None
+    return owner if isinstance(owner, str) else None
+
+
 def list_jobs(
     conn: Redis,
     settings: Settings,
@@ -235,7 +262,7 @@ def list_jobs(
         step = limit - len(views) if client is None else max(limit - len(views), CLIENT_READ_AHEAD)
         ids = _ids(conn, keys.rq_queue if kind == "list" else keys.rq_registry(registry), kind, offset, step)
         consumed = 0
-        for job_id, job in zip(ids, Job.fetch_many(ids, connection=conn) if ids else [], strict=True):
+        for job_id, job in zip(ids, _fetch_owned(conn, ids, client), strict=True):
             if len(views) >= limit:
                 break
             consumed += 1
@@ -243,7 +270,7 @@ def list_jobs(
                 continue
             seen.add(job_id)
             view = job_view(job, gate)
-            if (status is None or view["status"] == status) and (client is None or view["client"] == client):
+            if status is None or view["status"] == status:
                 views.append(view)
         offset += consumed
         if len(ids) < step and consumed == len(ids):  # this source is exhausted
