@@ -61,7 +61,8 @@ def main() -> list[Figure]:
             "jobs/s",
             ">= 0.9x raw RQ",
             "raw RQ (rq.Worker)",
-            f"{JOBS} jobs per run; fork per job in both",
+            f"{JOBS} jobs per run; fork per job in both; ours connects as `claude-workers worker` does (redis-py's "
+            "version looked up once, not again in every job process: 0.81x before)",
         ),
         Figure(
             "queue_scaling",

@@ -13,6 +13,7 @@ from rq import Queue, Worker
 
 import bench.jobs  # noqa: F401 - both kinds import the job module once, before forking
 from app.fleet.worker import ClaudeWorker
+from app.redis_conn import connect
 from app.settings import get_settings
 
 
@@ -23,9 +24,11 @@ def main() -> None:
     if kind.startswith("raw"):
         worker: Worker = Worker([queue], connection=conn)
     else:
-        # as `claude-workers worker` does: settings read once, before the first fork
+        # as `claude-workers worker` does: settings read once, before the first fork; its own connection
         os.environ.update(REDIS_URL=url, CLAUDE_WORKERS_PREFIX=queue_name)
-        worker = ClaudeWorker([queue], settings=get_settings(), connection=conn)
+        settings = get_settings()
+        conn = connect(settings)
+        worker = ClaudeWorker([Queue(queue_name, connection=conn)], settings=settings, connection=conn)
     worker.work(burst=kind != "raw-forever", logging_level="WARNING")
 
 
