@@ -32,7 +32,7 @@ from app.jobs.callback_url import CallbackRefused
 from app.jobs.policy import PolicyViolation
 from app.jobs.spec import JobSpec, callback_url_grammar
 from app.jobs.submit import enqueue
-from app.jobs.tenancy import OverLimit
+from app.jobs.tenancy import OverLimit, SessionNotYours
 from app.redis_conn import connect
 from app.settings import Settings
 from app.states import State
@@ -137,7 +137,7 @@ def _install_error_handlers(app: FastAPI) -> None:
             status = 404
         elif isinstance(exc, PolicyViolation):
             status = 403
-        elif isinstance(exc, batch.BatchInvalid | CallbackRefused | files.PathRefused):
+        elif isinstance(exc, batch.BatchInvalid | CallbackRefused | files.PathRefused | SessionNotYours):
             status = 422
         elif isinstance(exc, OverLimit):
             body: dict[str, Any] = {"detail": str(exc), "retry_at": exc.retry_at}

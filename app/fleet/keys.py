@@ -183,6 +183,10 @@ class Keys:
         """SCAN pattern for the jobs whose id starts with ``prefix`` (which must hold no glob characters)."""
         return f"rq:job:{prefix}*"
 
+    def session_owner(self, session_id: str) -> str:
+        """String: the client a Claude session belongs to ("" for the operator's jobs; see ``sessions``)."""
+        return f"{self.prefix}:session-owner:{session_id}"
+
     def requeue_lock(self, job_id: str) -> str:
         """Lock: one requeue of ``job_id`` at a time."""
         return f"{self.prefix}:requeue-lock:{job_id}"

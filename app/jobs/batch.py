@@ -132,10 +132,12 @@ def submit(
     for item in items:  # the whole batch is allowed, or nothing of it is queued
         try:
             policy.check(item.spec, settings)
+            if client is not None:
+                tenancy.check_session(conn, keys, client.name, item.spec)
             if item.spec.callback_url is not None and item.spec.callback_url not in checked:
                 callback_url.check_callback(item.spec.callback_url, settings)
                 checked.add(item.spec.callback_url)
-        except (policy.PolicyViolation, callback_url.CallbackRefused) as exc:
+        except (policy.PolicyViolation, callback_url.CallbackRefused, tenancy.SessionNotYours) as exc:
             raise type(exc)(f"Job {item.custom_id!r}: {exc.message}", hint=exc.hint) from None
     batch_id = batch_id or content_id(items)
     key = _key(settings, batch_id)

@@ -19,9 +19,10 @@ from rq.job import Job
 from app.claude.run_place import session_kept
 from app.claude.runner import run_claude
 from app.errors import JobFailed
-from app.fleet import attempts
+from app.fleet import attempts, sessions
 from app.fleet.job import guarded
-from app.jobs import changes, policy, repo, resume
+from app.fleet.keys import Keys
+from app.jobs import changes, policy, repo, resume, tenancy
 from app.jobs.spec import JobSpec
 from app.jobs.workspace import JobPlace
 from app.settings import Settings, get_settings
@@ -40,9 +41,12 @@ def run_claude_job(spec: dict[str, Any]) -> dict[str, Any] | Retry:
         where = job.id if job is not None else "this job"
         raise JobFailed(f"Job {where} has an invalid spec and cannot run: {exc.errors()[0]['msg']}") from None
     job_id = job.id if job is not None else f"local-{time.time_ns()}"
-    try:
-        policy.check(parsed, settings)  # whatever reached Redis without passing the API
-    except policy.PolicyViolation as exc:
+    client = (job.meta or {}).get("client") if job is not None else None
+    try:  # whatever reached Redis without passing the API
+        policy.check(parsed, settings)
+        if job is not None and isinstance(client, str):
+            tenancy.check_session(job.connection, Keys(settings.claude_workers_prefix), client, parsed)
+    except (policy.PolicyViolation, tenancy.SessionNotYours) as exc:
         raise JobFailed(f"Job {job_id} cannot run: {exc}") from None
     place = JobPlace.of(settings.workspace_root, job_id, parsed.workspace, parsed.keep_workspace)
 
@@ -79,6 +83,14 @@ def _attempt(spec: JobSpec, place: JobPlace, settings: Settings, job: Job | None
             session = event.get("session_id")
             if isinstance(session, str) and session != (attempts.current(job) or {}).get("session_id"):
                 attempts.note(job, session_id=session)
+                client = (job.meta or {}).get("client")
+                sessions.own(
+                    job.connection,
+                    Keys(settings.claude_workers_prefix),
+                    session,
+                    client if isinstance(client, str) else None,
+                    settings.claude_session_retention,
+                )
 
     request = spec.to_run_request(place.workspace).model_copy(
         update={"prompt": start.prompt, "resume_session_id": start.resume_session_id, "state_dir": place.state}

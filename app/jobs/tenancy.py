@@ -9,7 +9,7 @@ from __future__ import annotations
 from redis import Redis
 
 from app.errors import ClaudeWorkersError
-from app.fleet import clients
+from app.fleet import clients, sessions
 from app.fleet.clients import Client
 from app.fleet.keys import Keys
 from app.jobs.policy import PolicyViolation
@@ -25,8 +25,25 @@ class OverLimit(ClaudeWorkersError):
         self.retry_at = retry_at
 
 
+class SessionNotYours(ClaudeWorkersError):
+    """``resume_session_id`` names no session of this client's (HTTP 422)."""
+
+
+def check_session(conn: Redis, keys: Keys, client: str, spec: JobSpec) -> None:
+    """Refuse ``resume_session_id`` unless it names one of ``client``'s own sessions."""
+    session = spec.resume_session_id
+    if session is not None and not sessions.may_resume(conn, keys, session, client):
+        # the same words whether the session is another client's or does not exist: ids do not leak
+        raise SessionNotYours(
+            f"resume_session_id: the client {client!r} has no Claude session {session} to resume.",
+            hint="Resume a session_id from one of this client's own job results (GET /jobs/{id}).",
+        )
+
+
 def admit(conn: Redis, settings: Settings, client: Client, spec: JobSpec) -> None:
-    """Refuse a job ``client`` may not queue now (raises PolicyViolation or OverLimit)."""
+    """Refuse a job ``client`` may not queue now (raises PolicyViolation, SessionNotYours or OverLimit)."""
+    keys = Keys(settings.claude_workers_prefix)
+    check_session(conn, keys, client.name, spec)
     if client.allowed_tools is not None:
         for rule in spec.allowed_tools:
             if rule.split("(", 1)[0] not in client.allowed_tools:
@@ -35,7 +52,7 @@ def admit(conn: Redis, settings: Settings, client: Client, spec: JobSpec) -> Non
                     hint=f"Its tools: {', '.join(client.allowed_tools) or 'none'}; the operator can change them: "
                     f"claude-workers clients update {client.name} --allowed-tools ...",
                 )
-    spent = clients.spend(conn, Keys(settings.claude_workers_prefix), client.name, settings.timezone)
+    spent = clients.spend(conn, keys, client.name, settings.timezone)
     blocked = clients.budget_block(client, spent, settings.timezone)
     if blocked is not None:
         reason, renews = blocked

@@ -96,6 +96,41 @@ def test_pages_list_every_job_once_for_the_operator_and_for_a_client(fleet: Flee
         assert walk(b, 100)[-1] == theirs[3], "canceled jobs come after queued ones"
 
 
+def session_of(client: httpx.Client, job_id: str) -> str:
+    view = wait_until(
+        lambda: (v := client.get(f"/jobs/{job_id}").json())["status"] in ("finished", "failed") and v, 90, what=job_id
+    )
+    assert view["status"] == "finished", view
+    return str(view["result"]["session_id"])
+
+
+def test_a_client_resumes_only_its_own_sessions(
+    fleet: Fleet, api: httpx.Client, fake_api: FakeAnthropicAPI, claude_bin: str
+) -> None:
+    a_key, b_key = add_client(fleet, "team-a"), add_client(fleet, "team-b")
+    fleet.start_workers(1)
+    with as_client(str(api.base_url), a_key) as a, as_client(str(api.base_url), b_key) as b:
+        theirs = session_of(a, a.post("/jobs", json={"prompt": "the plan is 7", "engine": "cli"}).json()["id"])
+        operators = session_of(api, api.post("/jobs", json={"prompt": "ops", "engine": "cli"}).json()["id"])
+        made_up = "0b8e2c1e-7a51-4c39-9d1e-5f0f4f3f2a10"
+        answers = {}
+        for who, session in ((b, theirs), (a, operators), (b, made_up)):
+            refused = who.post("/jobs", json={"prompt": "go on", "resume_session_id": session})
+            assert refused.status_code == 422, refused.text
+            answers[session] = refused.json()["detail"].replace(session, "<id>").replace("team-a", "team-b")
+        assert len(set(answers.values())) == 1, "another client's session reads exactly like one that does not exist"
+        items = [{"custom_id": "x", "prompt": "hi"}, {"custom_id": "y", "prompt": "go on", "resume_session_id": theirs}]
+        batch = b.post("/batches", json={"jobs": items})
+        assert batch.status_code == 422 and "'y'" in batch.json()["detail"], batch.text
+        assert fleet.conn.llen(f"rq:queue:{fleet.prefix}") == 0, "a refused request was queued"
+
+        # its owner and the operator may resume it, and it is the same session
+        for who in (a, api):
+            resumed = who.post("/jobs", json={"prompt": "go on", "resume_session_id": theirs, "engine": "cli"})
+            assert resumed.status_code == 201, resumed.text
+            assert session_of(who, resumed.json()["id"]) == theirs
+
+
 def test_max_queued_holds_under_thirty_concurrent_submits(fleet: Fleet, api: httpx.Client) -> None:
     key = add_client(fleet, "ci", "--max-queued", "5")
     with as_client(str(api.base_url), key) as ci:
