@@ -41,7 +41,7 @@ def sweep(conn: Redis, root: Path) -> list[str]:
             shutil.rmtree(root / STATE / job_id, ignore_errors=True)
         elif job.get_status(refresh=False) in ENDED_STATUSES:
             try:
-                JobPlace.of_spec(root, job.id, service.spec_of(job)).finish()
+                JobPlace.of_job(root, job.id, service.spec_of(job), job.meta or {}).finish()
             except InvalidRequest:  # a spec that names no place of ours: leave its workspace alone
                 shutil.rmtree(root / STATE / job_id, ignore_errors=True)
         else:

@@ -48,7 +48,13 @@ def run_claude_job(spec: dict[str, Any]) -> dict[str, Any] | Retry:
             tenancy.check_session(job.connection, Keys(settings.claude_workers_prefix), client, parsed)
     except (policy.PolicyViolation, tenancy.SessionNotYours) as exc:
         raise JobFailed(f"Job {job_id} cannot run: {exc}") from None
-    place = JobPlace.of(settings.workspace_root, job_id, parsed.workspace, parsed.keep_workspace)
+    place = JobPlace.of(
+        settings.workspace_root,
+        job_id,
+        parsed.workspace,
+        parsed.keep_workspace,
+        client if isinstance(client, str) else None,
+    )
 
     try:
         outcome = guarded(lambda: _attempt(parsed, place, settings, job), settings)

@@ -1,10 +1,11 @@
 """Where a job works: always under CLAUDE_WORKSPACE_ROOT, on the volume every worker shares.
 
-Three subtrees that never meet:
+Four subtrees that never meet:
 
 * ``jobs/<id>``: one job's private workspace, fresh for it; removed when the job ends unless it
   asked to keep it, and kept between attempts so an interrupted session resumes where it was;
-* ``named/<name>``: the workspaces jobs ask for by name, which stay;
+* ``named/<name>``: the workspaces the operator's jobs ask for by name, which stay;
+* ``clients/<client>/<name>``: the same for each client: one client's ``reports`` is not another's;
 * ``state/<id>``: what a job keeps between its attempts and no run sees as its workspace: the
   CLI's own config dir with the session transcript, and the photograph its changes are measured
   against. It travels with the workspace, so a resume on another worker finds both or neither.
@@ -48,15 +49,24 @@ class JobPlace:
     keep: bool
 
     @classmethod
-    def of(cls, root: Path, job_id: str, name: str | None, keep: bool) -> JobPlace:
-        workspace = resolve_workspace(root, f"named/{name}" if name is not None else f"jobs/{job_id}")
-        return cls(workspace, resolve_workspace(root, f"{STATE}/{job_id}"), name is not None, keep)
+    def of(cls, root: Path, job_id: str, name: str | None, keep: bool, client: str | None = None) -> JobPlace:
+        """The place of job ``job_id`` (of ``client``; None: the operator's)."""
+        where = f"jobs/{job_id}"
+        if name is not None:
+            where = f"named/{name}" if client is None else f"clients/{client}/{name}"
+        return cls(resolve_workspace(root, where), resolve_workspace(root, f"{STATE}/{job_id}"), name is not None, keep)
 
     @classmethod
-    def of_spec(cls, root: Path, job_id: str, spec: Mapping[str, Any]) -> JobPlace:
-        """The place of a queued job, from its spec as stored."""
-        name = spec.get("workspace")
-        return cls.of(root, job_id, name if isinstance(name, str) else None, spec.get("keep_workspace") is True)
+    def of_job(cls, root: Path, job_id: str, spec: Mapping[str, Any], meta: Mapping[str, Any]) -> JobPlace:
+        """The place of a queued job, from its spec and meta as stored."""
+        name, client = spec.get("workspace"), meta.get("client")
+        return cls.of(
+            root,
+            job_id,
+            name if isinstance(name, str) else None,
+            spec.get("keep_workspace") is True,
+            client if isinstance(client, str) else None,
+        )
 
     @property
     def prepared(self) -> bool:
@@ -81,7 +91,7 @@ class JobPlace:
             shutil.rmtree(self.workspace, ignore_errors=True)
 
 
-def kept_workspace(root: Path, job_id: str, spec: Mapping[str, Any]) -> Path | None:
+def kept_workspace(root: Path, job_id: str, spec: Mapping[str, Any], meta: Mapping[str, Any]) -> Path | None:
     """A job's workspace if it is still on this machine."""
-    path = JobPlace.of_spec(root, job_id, spec).workspace
+    path = JobPlace.of_job(root, job_id, spec, meta).workspace
     return path if path.is_dir() else None

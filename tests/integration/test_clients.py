@@ -131,6 +131,36 @@ def test_a_client_resumes_only_its_own_sessions(
             assert session_of(who, resumed.json()["id"]) == theirs
 
 
+def test_one_clients_named_workspace_is_not_anothers(
+    fleet: Fleet, api: httpx.Client, fake_api: FakeAnthropicAPI, claude_bin: str
+) -> None:
+    a_key, b_key = add_client(fleet, "team-a"), add_client(fleet, "team-b")
+    root = Path(fleet.settings_env()["CLAUDE_WORKSPACE_ROOT"])
+    tools = {"workspace": "reports", "allowed_tools": ["Write", "Read", "Glob"], "permission_mode": "acceptEdits"}
+    secret = "team-a-only-3b9c"
+    fleet.start_workers(1)
+    with as_client(str(api.base_url), a_key) as a, as_client(str(api.base_url), b_key) as b:
+        mine = root / "clients" / "team-a" / "reports"
+        fake_api.always(Reply.script(("Write", {"file_path": str(mine / "plan.md"), "content": secret}), text="saved"))
+        session_of(a, a.post("/jobs", json={"prompt": "save the plan", **tools}).json()["id"])
+        assert (mine / "plan.md").read_text() == secret
+
+        # team-b's "reports" is its own: the file is not there, nor reachable by its path
+        fake_api.reset()
+        looks = (("Glob", {"pattern": "**/*"}), ("Read", {"file_path": "plan.md"}))
+        fake_api.always(Reply.script(*looks, ("Read", {"file_path": str(mine / "plan.md")}), text="looked"))
+        session_of(b, b.post("/jobs", json={"prompt": "read the plan", **tools}).json()["id"])
+        sent = json.dumps([r.body for r in fake_api.message_requests()])
+        assert "tool_result" in sent and secret not in sent, "one client read another's named workspace"
+        assert (root / "clients" / "team-b" / "reports").is_dir() and not (root / "named" / "reports").exists()
+
+        # while team-a's next job finds its own file where it left it
+        fake_api.reset()
+        fake_api.always(Reply.script(("Read", {"file_path": str(mine / "plan.md")}), text="read"))
+        session_of(a, a.post("/jobs", json={"prompt": "read the plan", **tools}).json()["id"])
+        assert secret in json.dumps([r.body for r in fake_api.message_requests()])
+
+
 def test_max_queued_holds_under_thirty_concurrent_submits(fleet: Fleet, api: httpx.Client) -> None:
     key = add_client(fleet, "ci", "--max-queued", "5")
     with as_client(str(api.base_url), key) as ci:
