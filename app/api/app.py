@@ -363,11 +363,19 @@ def create_app(settings: Settings, conn: Redis | None = None) -> FastAPI:
         return service.job_view(service.cancel(conn, settings, job_id, who.name), gate())
 
     @app.get("/fleet", tags=["fleet"], response_model=FleetView, dependencies=auth, responses=errors)
-    def fleet() -> dict[str, Any]:
-        """The fleet state with what to do about it, workers, queue depths, and what jobs cost today."""
+    def fleet(who: Who) -> dict[str, Any]:
+        """The fleet state with what to do about it, workers, queue depths, and what jobs cost today.
+
+        A client sees the fleet's state and its own spend: not which job a worker runs, nor what the
+        other clients' jobs cost."""
         view = take(conn, settings).to_dict()
         if State(view["state"]).needs_a_login:
             view["command"] = place.setup_commands()[0]
+        if who.name is not None:
+            own = clients.spend(conn, Keys(settings.claude_workers_prefix), who.name, settings.timezone)
+            view["spend"] = {**own, "timezone": view["spend"]["timezone"]}
+            for worker in view["workers"]:
+                worker["current_job"] = None
         return view
 
     _batch_routes(app, conn, settings, auth, errors)

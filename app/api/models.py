@@ -171,7 +171,7 @@ class Queues(BaseModel):
 class Worker(BaseModel):
     name: str = Field(description="The worker's name (host.pid.n).")
     state: str = Field(description="RQ's word: idle, busy, suspended, ...")
-    current_job: str | None = Field(description="The job it runs now.")
+    current_job: str | None = Field(description="The job it runs now (null for a client: others' jobs are not shown).")
     last_heartbeat: str | None = Field(description="When it last reported (ISO 8601, UTC).")
     health_port: int | None = Field(description="The port of its own health server.")
     health_url: str | None = Field(description="Its /health address as it announced it.")
@@ -202,7 +202,7 @@ class FleetView(BaseModel):
     probe_holder: str | None = Field(description="The worker running the probe now, if any.")
     queues: Queues = Field(description="Queue depths.")
     workers: list[Worker] = Field(description="Workers alive now.")
-    spend: Spend = Field(description="What the fleet's jobs cost today and this week.")
+    spend: Spend = Field(description="What the fleet's jobs cost today and this week (for a client: its own jobs).")
 
 
 class BatchCreated(BaseModel):

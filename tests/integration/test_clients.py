@@ -130,6 +130,12 @@ def test_a_client_resumes_only_its_own_sessions(
             assert resumed.status_code == 201, resumed.text
             assert session_of(who, resumed.json()["id"]) == theirs
 
+        # every client sees the fleet's state, but what it spent itself, and not which jobs run
+        fleet_view, a_view, b_view = (who.get("/fleet").json() for who in (api, a, b))
+        assert a_view["state"] == b_view["state"] == fleet_view["state"]
+        assert b_view["spend"]["today_usd"] == 0 < a_view["spend"]["today_usd"] < fleet_view["spend"]["today_usd"]
+        assert all(w["current_job"] is None for w in a_view["workers"] + b_view["workers"])
+
 
 def test_one_clients_named_workspace_is_not_anothers(
     fleet: Fleet, api: httpx.Client, fake_api: FakeAnthropicAPI, claude_bin: str
