@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import logging
 import shutil
-import threading
 from pathlib import Path
 
-import redis
 from redis import Redis
 from rq.job import Job
 
+from app.chore import Chore
 from app.errors import InvalidRequest
 from app.jobs import service
 from app.jobs.workspace import STATE, JobPlace
@@ -50,28 +49,16 @@ def sweep(conn: Redis, root: Path) -> list[str]:
     return cleared
 
 
-class Sweeper:
+class Sweeper(Chore):
     """A worker's thread that runs :func:`sweep` once a maintenance interval."""
 
+    name = "workspaces"
+
     def __init__(self, conn: Redis, settings: Settings) -> None:
+        super().__init__(settings.claude_maintenance_interval)
         self.conn = conn
         self.root = settings.workspace_root
-        self.interval = settings.claude_maintenance_interval
-        self._stop = threading.Event()
 
-    def start(self) -> None:
-        threading.Thread(target=self.run, name="workspace-sweeper", daemon=True).start()
-
-    def stop(self) -> None:
-        self._stop.set()
-
-    def run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                for job_id in sweep(self.conn, self.root):
-                    log.info("workspaces: cleared what ended job %s left", job_id)
-            except (redis.RedisError, OSError) as exc:
-                log.debug("workspaces: the sweep failed this time (%s)", exc)
-            except Exception as exc:  # a dead thread would let the volume fill up
-                log.warning("workspaces: the sweep broke (%s); the next one tries again", type(exc).__name__)
-            self._stop.wait(self.interval)
+    def round(self) -> None:
+        for job_id in sweep(self.conn, self.root):
+            log.info("workspaces: cleared what ended job %s left", job_id)

@@ -23,15 +23,14 @@ import hashlib
 import hmac
 import json
 import logging
-import threading
 import time
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-import redis
 from redis import Redis
 
+from app.chore import Chore
 from app.errors import ClaudeWorkersError
 from app.fleet import deliveries
 from app.fleet.deliveries import Delivery
@@ -67,32 +66,20 @@ def _pinned(url: str, address: str) -> tuple[str, dict[str, str], dict[str, Any]
     return target, {"host": host_header}, extensions
 
 
-class Dispatcher:
+class Dispatcher(Chore):
     """A worker's thread that sends the webhooks the fleet owes (any worker may send any)."""
 
+    name = "webhooks"
+
     def __init__(self, conn: Redis, settings: Settings, interval: float = 1.0) -> None:
+        super().__init__(interval)
         self.conn = conn
         self.settings = settings
         self.keys = Keys(settings.claude_workers_prefix)
-        self.interval = interval
-        self._stop = threading.Event()
 
-    def start(self) -> None:
-        threading.Thread(target=self.run, name="webhooks", daemon=True).start()
-
-    def stop(self) -> None:
-        self._stop.set()
-
-    def run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                while self.step():
-                    pass
-            except redis.RedisError as exc:
-                log.debug("webhooks: Redis unavailable (%s); trying again", exc)
-            except Exception as exc:  # a dead thread would leave every webhook unsent
-                log.warning("webhooks: a delivery broke (%s); the next look tries again", type(exc).__name__)
-            self._stop.wait(self.interval)
+    def round(self) -> None:
+        while self.step():
+            pass
 
     def step(self) -> bool:
         """Send one due delivery; False when none is due."""

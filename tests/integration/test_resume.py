@@ -114,7 +114,9 @@ def test_a_job_canceled_between_attempts_leaves_nothing_on_the_volume(
         wait_until(
             lambda: not state.exists() and not workspace.exists(), 20, what="the canceled job's place to be cleared"
         )
-        assert fleet.log_text().count(f"cleared what ended job {job_id} left") == 1
+        said = f"cleared what ended job {job_id} left"
+        wait_until(lambda: said in fleet.log_text(), 10, what="the sweep to say what it cleared")
+        assert fleet.log_text().count(said) == 1
 
 
 @pytest.mark.timeout(180)
