@@ -10,6 +10,7 @@ whose job has ended or is gone, so a volume holds only the jobs that may still r
 from __future__ import annotations
 
 import logging
+import re
 import shutil
 from pathlib import Path
 
@@ -19,17 +20,20 @@ from rq.job import Job
 from app.chore import Chore
 from app.errors import InvalidRequest
 from app.jobs import service
-from app.jobs.workspace import STATE, JobPlace
+from app.jobs.workspace import LOCAL_RUN, STATE, JobPlace
 from app.settings import Settings
 from app.states import ENDED_STATUSES
 
 log = logging.getLogger("app.workspaces")
 
+#: RQ's grammar of job ids: anything else on the volume is not a job's
+JOB_ID = re.compile(r"[A-Za-z0-9_-]+")
+
 
 def sweep(conn: Redis, root: Path) -> list[str]:
     """Clear what ended or vanished jobs left under ``root``; the ids cleared."""
     try:
-        ids = sorted(entry.name for entry in (root / STATE).iterdir() if entry.is_dir())
+        ids = sorted(entry.name for entry in (root / STATE).iterdir() if entry.is_dir() and _job_id(entry.name))
     except FileNotFoundError:
         return []
     cleared = []
@@ -47,6 +51,11 @@ def sweep(conn: Redis, root: Path) -> list[str]:
             continue
         cleared.append(job_id)
     return cleared
+
+
+def _job_id(name: str) -> bool:
+    """Whether a state dir is named like a queued job's (a run outside the queue is named local-...)."""
+    return JOB_ID.fullmatch(name) is not None and not name.startswith(LOCAL_RUN)
 
 
 class Sweeper(Chore):

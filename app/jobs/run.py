@@ -24,7 +24,7 @@ from app.fleet.job import guarded
 from app.fleet.keys import Keys
 from app.jobs import changes, policy, repo, resume, tenancy
 from app.jobs.spec import JobSpec
-from app.jobs.workspace import JobPlace
+from app.jobs.workspace import LOCAL_RUN, JobPlace
 from app.settings import Settings, get_settings
 
 PHOTO = "photo.json"
@@ -40,24 +40,19 @@ def run_claude_job(spec: dict[str, Any]) -> dict[str, Any] | Retry:
     except ValidationError as exc:
         where = job.id if job is not None else "this job"
         raise JobFailed(f"Job {where} has an invalid spec and cannot run: {exc.errors()[0]['msg']}") from None
-    job_id = job.id if job is not None else f"local-{time.time_ns()}"
-    client = (job.meta or {}).get("client") if job is not None else None
+    job_id = job.id if job is not None else f"{LOCAL_RUN}{time.time_ns()}"
+    owner = (job.meta or {}).get("client") if job is not None else None
+    client = owner if isinstance(owner, str) else None
     try:  # whatever reached Redis without passing the API
         policy.check(parsed, settings)
-        if job is not None and isinstance(client, str):
+        if job is not None and client is not None:
             tenancy.check_session(job.connection, Keys(settings.claude_workers_prefix), client, parsed)
     except (policy.PolicyViolation, tenancy.SessionNotYours) as exc:
         raise JobFailed(f"Job {job_id} cannot run: {exc}") from None
-    place = JobPlace.of(
-        settings.workspace_root,
-        job_id,
-        parsed.workspace,
-        parsed.keep_workspace,
-        client if isinstance(client, str) else None,
-    )
+    place = JobPlace.of(settings.workspace_root, job_id, parsed.workspace, parsed.keep_workspace, client)
 
     try:
-        outcome = guarded(lambda: _attempt(parsed, place, settings, job), settings)
+        outcome = guarded(lambda: _attempt(parsed, place, settings, job, client), settings)
     except JobFailed:
         place.finish()  # failed for good: nothing will resume it
         raise
@@ -66,7 +61,7 @@ def run_claude_job(spec: dict[str, Any]) -> dict[str, Any] | Retry:
     return outcome
 
 
-def _attempt(spec: JobSpec, place: JobPlace, settings: Settings, job: Job | None) -> dict[str, Any]:
+def _attempt(spec: JobSpec, place: JobPlace, settings: Settings, job: Job | None, client: str | None) -> dict[str, Any]:
     history = attempts.attempts(job) if job is not None else []
     earlier = history[:-1]  # the guard has recorded this attempt already
     start = resume.plan(
@@ -89,14 +84,8 @@ def _attempt(spec: JobSpec, place: JobPlace, settings: Settings, job: Job | None
             session = event.get("session_id")
             if isinstance(session, str) and session != (attempts.current(job) or {}).get("session_id"):
                 attempts.note(job, session_id=session)
-                client = (job.meta or {}).get("client")
-                sessions.own(
-                    job.connection,
-                    Keys(settings.claude_workers_prefix),
-                    session,
-                    client if isinstance(client, str) else None,
-                    settings.claude_session_retention,
-                )
+                keys = Keys(settings.claude_workers_prefix)
+                sessions.own(job.connection, keys, session, client, settings.claude_session_retention)
 
     request = spec.to_run_request(place.workspace).model_copy(
         update={"prompt": start.prompt, "resume_session_id": start.resume_session_id, "state_dir": place.state}

@@ -186,10 +186,10 @@ def _failure_text(job: Job) -> str:
     return text.strip().splitlines()[-1] if text.strip() else "The job failed."
 
 
-#: where each public status lives: (status, Redis key template, kind); listing walks them in this order
 #: how many ids a client's page reads at once while it skips other clients' jobs
 CLIENT_READ_AHEAD = 200
 
+#: where each public status lives: (status, Redis key template, kind); listing walks them in this order
 _SOURCES = (
     ("started", "wip", "zset"),
     ("queued", "queue", "list"),

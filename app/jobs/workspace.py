@@ -25,6 +25,8 @@ from app.errors import InvalidRequest
 
 #: the subtree of the workspace root that holds each job's state dir
 STATE = "state"
+#: how a run outside the queue (no RQ job) names its place
+LOCAL_RUN = "local-"
 
 
 def resolve_workspace(root: Path, name: str) -> Path:
