@@ -135,8 +135,9 @@ def worker_command(burst: bool, redis_wait: float | None) -> None:
     else:
         log.info("credentials: %s from %s", report.credential.kind.value, report.credential.source)
     announce_sandbox(settings)
-    Dispatcher(connect(settings, socket_timeout=10), settings).start()  # any worker sends any webhook owed
-    Sweeper(connect(settings, socket_timeout=10), settings).start()  # what canceled jobs left on this volume
+    chores = connect(settings, socket_timeout=10)  # one pool: the two seldom run at the same moment
+    Dispatcher(chores, settings).start()  # any worker sends any webhook owed
+    Sweeper(chores, settings).start()  # what canceled jobs left on this volume
     if settings.claude_preload_api_engine:
         preload_api_engine()
     url = advertised_url(settings.health_host, port)
