@@ -8,10 +8,12 @@ run again; they go when it has ended (the workspace stays if the job asked to ke
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 from typing import Any
 
+import redis
 from pydantic import ValidationError
 from rq import Retry, get_current_job
 from rq.job import Job
@@ -26,6 +28,8 @@ from app.jobs import changes, policy, repo, resume, tenancy
 from app.jobs.spec import JobSpec
 from app.jobs.workspace import LOCAL_RUN, JobPlace
 from app.settings import Settings, get_settings
+
+log = logging.getLogger("app.job")
 
 PHOTO = "photo.json"
 BASE_COMMIT = "base-commit"
@@ -83,9 +87,12 @@ def _attempt(spec: JobSpec, place: JobPlace, settings: Settings, job: Job | None
         if job is not None and event.get("type") == "system" and event.get("subtype") == "init":
             session = event.get("session_id")
             if isinstance(session, str) and session != (attempts.current(job) or {}).get("session_id"):
-                attempts.note(job, session_id=session)
-                keys = Keys(settings.claude_workers_prefix)
-                sessions.own(job.connection, keys, session, client, settings.claude_session_retention)
+                try:
+                    attempts.note(job, session_id=session)
+                    keys = Keys(settings.claude_workers_prefix)
+                    sessions.own(job.connection, keys, session, client, settings.claude_session_retention)
+                except redis.RedisError as exc:  # the run goes on; only a later resume of it is lost
+                    log.warning("job %s: could not record its session (%s)", job.id, type(exc).__name__)
 
     request = spec.to_run_request(place.workspace).model_copy(
         update={"prompt": start.prompt, "resume_session_id": start.resume_session_id, "state_dir": place.state}
