@@ -185,6 +185,9 @@ def test_two_requeues_at_once_run_the_job_once(
     assert all(len(api.get(f"/jobs/{i}").json()["attempts"]) == 2 for i in ids)
 
 
+SECRET = "private-to-the-first-job-7f3a"
+
+
 def test_no_workspace_name_reaches_another_jobs_workspace(
     fleet: Fleet, api: httpx.Client, fake_api: FakeAnthropicAPI, claude_bin: str
 ) -> None:
@@ -216,9 +219,6 @@ def test_no_workspace_name_reaches_another_jobs_workspace(
     assert "tool_result" in sent, "the tools did not run"
     assert SECRET not in sent, "a job read another job's private workspace"
     assert (root / "named" / "jobs" / first).is_dir()
-
-
-SECRET = "private-to-the-first-job-7f3a"
 
 
 def test_what_clients_may_ask_for_is_the_operators_call(fleet: Fleet, api: httpx.Client) -> None:

@@ -104,10 +104,12 @@ def test_a_job_canceled_between_attempts_leaves_nothing_on_the_volume(
         )
         assert (workspace / "step-00.txt").exists() and state.is_dir(), "an interrupted job keeps its place"
         # a state dir whose job is gone from Redis is cleared by the next sweep; one whose job may run is not
-        stray = root / "state" / "a-job-that-was-deleted"
+        stray, not_a_job = root / "state" / "a-job-that-was-deleted", root / "state" / "notes.d"
         stray.mkdir()
+        not_a_job.mkdir()
         wait_until(lambda: not stray.exists(), 20, what="the sweep to clear a state dir without a job")
         assert state.is_dir() and workspace.is_dir(), "the sweep took the place of a job that may still run"
+        assert not_a_job.is_dir(), "the sweep took a directory that is not named like a job's"
 
         canceled = run_app(cli_env(**fleet.settings_env()), "jobs", "cancel", job_id)
         assert canceled.returncode == 0, canceled.stderr
