@@ -77,8 +77,8 @@ class Compose:
             self.health_base, self.api_port, self.fake_port = 8080, 8000, 29000
         elif guide_ports:
             self.health_base, self.api_port, self.fake_port = 28080, 28000, 29000
-        else:
-            self.health_base, self.api_port, self.fake_port = 38080, 38000, 39000
+        else:  # below Linux's ephemeral range (32768-60999): no client socket of this machine can hold them
+            self.health_base, self.api_port, self.fake_port = 18080, 18000, 19000
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("CLAUDE_", "ANTHROPIC_", "REDIS_URL"))},
             "COMPOSE_PROJECT_NAME": self.project,
