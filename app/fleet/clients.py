@@ -18,6 +18,7 @@ from datetime import datetime, tzinfo
 from typing import Any
 
 from redis import Redis
+from rq.job import Job
 
 from app.errors import ClaudeWorkersError
 from app.fleet import stats
@@ -56,6 +57,12 @@ class Client:
         data = asdict(self)
         data.pop("key_hash")
         return data
+
+
+def owner_of(job: Job) -> str | None:
+    """The client a job belongs to (None: the operator's job)."""
+    owner = (job.meta or {}).get("client")
+    return owner if isinstance(owner, str) else None
 
 
 def key_hash(key: str) -> str:
@@ -144,23 +151,14 @@ def budget_block(
 ) -> tuple[str, float] | None:
     """Why the client may not queue more work now, and the Unix time that budget renews; None if it may."""
     moment = (now or datetime.now(zone)).astimezone(zone)
-    if client.daily_budget_usd is not None and spent["today_usd"] >= client.daily_budget_usd:
-        renews = stats.next_day(moment)
-        return (
-            f"its daily budget of ${client.daily_budget_usd:g} is spent; it renews at {_iso(renews)}",
-            renews.timestamp(),
-        )
-    if client.monthly_budget_usd is not None and spent["this_month_usd"] >= client.monthly_budget_usd:
-        renews = stats.next_month(moment)
-        return (
-            f"its monthly budget of ${client.monthly_budget_usd:g} is spent; it renews at {_iso(renews)}",
-            renews.timestamp(),
-        )
-    return None
-
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat(timespec="minutes")
+    found = stats.overspent(spent, client.daily_budget_usd, client.monthly_budget_usd, moment)
+    if found is None:
+        return None
+    return (
+        f"its {found.period} budget of ${found.budget:g} is spent; it renews at "
+        f"{found.renews.isoformat(timespec='minutes')}",
+        found.renews.timestamp(),
+    )
 
 
 # --- how many of its jobs are open ------------------------------------------------------

@@ -19,7 +19,7 @@ from app.fleet.keys import Keys
 def job_ended(job: Job, event: str, **data: Any) -> None:
     events.emit_for(job, event, **data)
     deliveries.job_ended(job, event)
-    client = (job.meta or {}).get("client")
-    if isinstance(client, str):
+    client = clients.owner_of(job)
+    if client is not None:
         with contextlib.suppress(redis.RedisError):
             clients.close_job(job.connection, Keys(job.origin), client, job.id)

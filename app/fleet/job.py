@@ -110,8 +110,8 @@ def guarded(call: Callable[[], T], settings: Settings | None = None) -> T | Retr
         probe = True
         log.info("job %s is the probe for %s", job.id, state.state)
 
-    client = (job.meta or {}).get("client")
-    if isinstance(client, str):
+    client = clients.owner_of(job)
+    if client is not None:
         held = clients.hold(job.connection, keys, client, job.id, settings.timezone)
         if held is not None:  # its client's budget or max_running: wait, spending nothing
             reason, delay = held
@@ -135,7 +135,7 @@ def guarded(call: Callable[[], T], settings: Settings | None = None) -> T | Retr
 
     def ended(outcome: str, message: str | None = None, cost: float | None = None) -> None:
         attempts.finish_attempt(job, attempt, outcome, message)
-        if isinstance(client, str):
+        if client is not None:
             clients.stopped(job.connection, keys, client, job.id)
         stats.record_attempt(
             job.connection,
@@ -145,7 +145,7 @@ def guarded(call: Callable[[], T], settings: Settings | None = None) -> T | Retr
             cost,
             worker=job.worker_name,
             zone=settings.timezone,
-            client=(job.meta or {}).get("client"),
+            client=client,
         )
 
     try:

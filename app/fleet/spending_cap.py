@@ -22,19 +22,13 @@ def over(conn: Redis, keys: Keys, settings: Settings, now: datetime | None = Non
         return None
     zone = settings.timezone
     moment = (now or datetime.now(zone)).astimezone(zone)
-    spent = stats.spend(conn, keys.spend_by_day, zone, moment)
-    if daily is not None and spent["today_usd"] >= daily:
-        turns = stats.next_day(moment)
-        return FleetBudgetExceeded(
-            f"The fleet spent ${spent['today_usd']:.4f} today, its daily cap of ${daily:g} "
-            f"(CLAUDE_FLEET_DAILY_BUDGET_USD); jobs resume at {turns.isoformat(timespec='minutes')}.",
-            renews_at=turns.timestamp(),
-        )
-    if monthly is not None and spent["this_month_usd"] >= monthly:
-        turns = stats.next_month(moment)
-        return FleetBudgetExceeded(
-            f"The fleet spent ${spent['this_month_usd']:.4f} this month, its monthly cap of ${monthly:g} "
-            f"(CLAUDE_FLEET_MONTHLY_BUDGET_USD); jobs resume at {turns.isoformat(timespec='minutes')}.",
-            renews_at=turns.timestamp(),
-        )
-    return None
+    found = stats.overspent(stats.spend(conn, keys.spend_by_day, zone, moment), daily, monthly, moment)
+    if found is None:
+        return None
+    when = "today" if found.period == "daily" else "this month"
+    resume = found.renews.isoformat(timespec="minutes")
+    return FleetBudgetExceeded(
+        f"The fleet spent ${found.spent:.4f} {when}, its {found.period} cap of ${found.budget:g} "
+        f"(CLAUDE_FLEET_{found.period.upper()}_BUDGET_USD); jobs resume at {resume}.",
+        renews_at=found.renews.timestamp(),
+    )

@@ -8,6 +8,7 @@ what that worker did (``app.metrics``).
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 
 import redis
@@ -103,12 +104,26 @@ def spend(conn: Redis, by_day: str, zone: tzinfo, now: datetime | None = None) -
     }
 
 
-def next_day(moment: datetime) -> datetime:
-    """When the day of ``moment`` turns, in its own time zone: a daily budget renews then."""
-    return datetime.combine(moment.date() + timedelta(days=1), datetime.min.time(), moment.tzinfo)
+@dataclass(frozen=True)
+class Overspent:
+    """A daily or monthly budget that is spent, and when it renews (the period's turn in its zone)."""
+
+    period: str  # "daily" or "monthly"
+    spent: float
+    budget: float
+    renews: datetime
 
 
-def next_month(moment: datetime) -> datetime:
-    """When the month of ``moment`` turns, in its own time zone: a monthly budget renews then."""
-    first = date(moment.year + (moment.month == 12), moment.month % 12 + 1, 1)
-    return datetime.combine(first, datetime.min.time(), moment.tzinfo)
+def overspent(
+    spent: dict[str, float], daily: float | None, monthly: float | None, moment: datetime
+) -> Overspent | None:
+    """Which of two budgets ``spent`` (from :func:`spend` at ``moment``) has used up, the day's first;
+    None when neither is set or both have room. The fleet's cap and each client's budgets use it."""
+    if daily is not None and spent["today_usd"] >= daily:
+        turn = datetime.combine(moment.date() + timedelta(days=1), datetime.min.time(), moment.tzinfo)
+        return Overspent("daily", spent["today_usd"], daily, turn)
+    if monthly is not None and spent["this_month_usd"] >= monthly:
+        first = date(moment.year + (moment.month == 12), moment.month % 12 + 1, 1)
+        turn = datetime.combine(first, datetime.min.time(), moment.tzinfo)
+        return Overspent("monthly", spent["this_month_usd"], monthly, turn)
+    return None

@@ -150,7 +150,7 @@ def submit(
         new += created
         conn.hsetnx(f"{key}:jobs", item.custom_id, job.id)
         if conn.sadd(f"{key}:seen", item.custom_id):
-            conn.rpush(Keys(settings.claude_workers_prefix).batch_order(batch_id), item.custom_id)
+            conn.rpush(keys.batch_order(batch_id), item.custom_id)
         if progress is not None:
             progress(item)
     conn.zadd(keys.batches, {batch_id: time.time()}, nx=True)

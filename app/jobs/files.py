@@ -15,6 +15,7 @@ from pathlib import Path
 from redis import Redis
 
 from app.errors import ClaudeWorkersError
+from app.fleet import clients
 from app.jobs import service
 from app.jobs.workspace import kept_workspace
 from app.settings import Settings
@@ -33,7 +34,7 @@ class PathRefused(ClaudeWorkersError):
 def workspace_of(conn: Redis, settings: Settings, job_id: str, client: str | None = None) -> tuple[str, Path]:
     """The job's full id and its workspace, when it is still there."""
     job = service.fetch_for(conn, settings, job_id, client)
-    path = kept_workspace(settings.workspace_root, job.id, service.spec_of(job), job.meta or {})
+    path = kept_workspace(settings.workspace_root, job.id, service.spec_of(job), clients.owner_of(job))
     if path is None:
         raise WorkspaceGone(
             f"Job {job.id} has no workspace here: a fresh workspace is removed when its job ends.",

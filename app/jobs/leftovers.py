@@ -19,6 +19,7 @@ from rq.job import Job
 
 from app.chore import Chore
 from app.errors import InvalidRequest
+from app.fleet import clients
 from app.jobs import service
 from app.jobs.workspace import LOCAL_RUN, STATE, JobPlace
 from app.settings import Settings
@@ -44,7 +45,7 @@ def sweep(conn: Redis, root: Path) -> list[str]:
             shutil.rmtree(root / STATE / job_id, ignore_errors=True)
         elif job.get_status(refresh=False) in ENDED_STATUSES:
             try:
-                JobPlace.of_job(root, job.id, service.spec_of(job), job.meta or {}).finish()
+                JobPlace.of_job(root, job.id, service.spec_of(job), clients.owner_of(job)).finish()
             except InvalidRequest:  # a spec that names no place of ours: leave its workspace alone
                 shutil.rmtree(root / STATE / job_id, ignore_errors=True)
         else:

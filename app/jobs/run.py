@@ -21,7 +21,7 @@ from rq.job import Job
 from app.claude.run_place import session_kept
 from app.claude.runner import run_claude
 from app.errors import JobFailed
-from app.fleet import attempts, sessions
+from app.fleet import attempts, clients, sessions
 from app.fleet.job import guarded
 from app.fleet.keys import Keys
 from app.jobs import changes, policy, repo, resume, tenancy
@@ -45,8 +45,7 @@ def run_claude_job(spec: dict[str, Any]) -> dict[str, Any] | Retry:
         where = job.id if job is not None else "this job"
         raise JobFailed(f"Job {where} has an invalid spec and cannot run: {exc.errors()[0]['msg']}") from None
     job_id = job.id if job is not None else f"{LOCAL_RUN}{time.time_ns()}"
-    owner = (job.meta or {}).get("client") if job is not None else None
-    client = owner if isinstance(owner, str) else None
+    client = clients.owner_of(job) if job is not None else None
     try:  # whatever reached Redis without passing the API
         policy.check(parsed, settings)
         if job is not None and client is not None:

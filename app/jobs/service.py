@@ -22,7 +22,7 @@ from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 from rq.serializers import DefaultSerializer
 
 from app.errors import ClaudeWorkersError
-from app.fleet import deliveries, endings
+from app.fleet import clients, deliveries, endings
 from app.fleet.keys import Keys
 from app.fleet.state import FleetState
 from app.jobs.submit import queue_for
@@ -110,7 +110,7 @@ def fetch_for(conn: Redis, settings: Settings, job_id: str, client: str | None) 
         if client is None:
             raise
         raise _not_found(job_id) from None
-    if client is not None and (job.meta or {}).get("client") != client:
+    if client is not None and clients.owner_of(job) != client:
         raise _not_found(job_id)
     return job
 
@@ -143,7 +143,7 @@ def job_view(job: Job, gate: FleetState | None = None) -> dict[str, Any]:
         "status": status,
         "spec": spec,
         "metadata": meta.get("metadata") or spec.get("metadata") or {},
-        "client": meta.get("client"),
+        "client": clients.owner_of(job),
         "submitted_at": meta.get("submitted_at") or _epoch(job.enqueued_at),
         "started_at": _epoch(job.started_at),
         "ended_at": _epoch(job.ended_at),

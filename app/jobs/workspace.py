@@ -59,16 +59,10 @@ class JobPlace:
         return cls(resolve_workspace(root, where), resolve_workspace(root, f"{STATE}/{job_id}"), name is not None, keep)
 
     @classmethod
-    def of_job(cls, root: Path, job_id: str, spec: Mapping[str, Any], meta: Mapping[str, Any]) -> JobPlace:
-        """The place of a queued job, from its spec and meta as stored."""
-        name, client = spec.get("workspace"), meta.get("client")
-        return cls.of(
-            root,
-            job_id,
-            name if isinstance(name, str) else None,
-            spec.get("keep_workspace") is True,
-            client if isinstance(client, str) else None,
-        )
+    def of_job(cls, root: Path, job_id: str, spec: Mapping[str, Any], client: str | None) -> JobPlace:
+        """The place of a queued job of ``client``, from its spec as stored."""
+        name = spec.get("workspace")
+        return cls.of(root, job_id, name if isinstance(name, str) else None, spec.get("keep_workspace") is True, client)
 
     @property
     def prepared(self) -> bool:
@@ -93,7 +87,7 @@ class JobPlace:
             shutil.rmtree(self.workspace, ignore_errors=True)
 
 
-def kept_workspace(root: Path, job_id: str, spec: Mapping[str, Any], meta: Mapping[str, Any]) -> Path | None:
+def kept_workspace(root: Path, job_id: str, spec: Mapping[str, Any], client: str | None) -> Path | None:
     """A job's workspace if it is still on this machine."""
-    path = JobPlace.of_job(root, job_id, spec, meta).workspace
+    path = JobPlace.of_job(root, job_id, spec, client).workspace
     return path if path.is_dir() else None
